@@ -1,0 +1,3 @@
+from mlkg.cli import cli
+
+cli()

@@ -1,0 +1,59 @@
+"""Settings: paths, base IRI and limits, from defaults, the environment and explicit overrides."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from mlkg.namespaces import BASE
+
+PROJECT_ROOT = Path(os.environ.get("MLKG_HOME", Path(__file__).resolve().parents[2]))
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where mlkg reads and writes, and the limits it serves under."""
+
+    root: Path = PROJECT_ROOT
+    ontology_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "ontology")
+    data_dirs: tuple[Path, ...] = field(default_factory=lambda: (PROJECT_ROOT / "data",))
+    queries_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "queries")
+    sources_dir: Path = field(
+        default_factory=lambda: Path(
+            os.environ.get("MLKG_SOURCES", PROJECT_ROOT.parent / "shared" / "seeds")
+        ).resolve()
+    )
+    var_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("MLKG_VAR", PROJECT_ROOT / "var")).resolve()
+    )
+    base_iri: str = field(default_factory=lambda: os.environ.get("MLKG_BASE", BASE))
+    store_url: str | None = field(default_factory=lambda: os.environ.get("MLKG_STORE_URL") or None)
+    query_timeout: float = field(default_factory=lambda: _env_float("MLKG_QUERY_TIMEOUT", 10.0))
+    result_limit: int = field(default_factory=lambda: _env_int("MLKG_RESULT_LIMIT", 10000))
+    max_body: int = field(default_factory=lambda: _env_int("MLKG_MAX_BODY", 1_000_000))
+    workers: int = field(default_factory=lambda: _env_int("MLKG_WORKERS", 2))
+    threads: int = field(default_factory=lambda: _env_int("MLKG_THREADS", 8))
+
+    @property
+    def store_link(self) -> Path:
+        """The symlink that points at the current built store."""
+        return self.var_dir / "current"
+
+    def with_overrides(self, **overrides: object) -> Settings:
+        """Return a copy with the given fields replaced (unknown names raise TypeError)."""
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        return replace(self, **overrides)  # type: ignore[arg-type]
