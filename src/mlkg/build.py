@@ -1,0 +1,201 @@
+"""Build: load, validate, skolemize and write the pyoxigraph store the server reads, swapped in atomically.
+
+Layout under `var/`: `stores/<id>/` (a pyoxigraph store plus `meta.json`) and the symlink `current`
+pointing at the store in service. `<id>` is derived from the content, so the same data builds the same id.
+The default graph holds the union of all files; each file's triples are also in its own named graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+from rdflib import BNode, Dataset, Graph, Literal, URIRef
+
+from mlkg import __version__
+from mlkg.config import Settings
+from mlkg.errors import StoreError, ValidationFailedError
+from mlkg.provenance import check_spans, load_texts
+from mlkg.store import load_dataset, parse_turtle, source_file_of, union_graph
+from mlkg.validation import Violation, span_violations, validate_graph
+
+GENID = "https://w3id.org/mlkg/.well-known/genid/"
+KEEP_STORES = 3
+
+
+@dataclass(frozen=True)
+class StoreMeta:
+    """What a built store holds, written beside it as meta.json."""
+
+    id: str
+    content_hash: str
+    triples: int
+    quads: int
+    graphs: int
+    built_at: float
+    version: str = __version__
+
+
+def load_meta(store_dir: Path) -> StoreMeta:
+    """Read a store's meta.json; StoreError if missing or unreadable."""
+    try:
+        return StoreMeta(**json.loads((store_dir / "meta.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as exc:
+        raise StoreError(f"store {store_dir} has no readable meta.json ({exc}); run `mlkg build`") from exc
+
+
+def current_store(settings: Settings) -> Path:
+    """The folder of the store in service; StoreError if there is none."""
+    link = settings.store_link
+    if not link.exists():
+        raise StoreError(f"no built store at {link}; run `mlkg build` first")
+    return link.resolve()
+
+
+def validate_dataset(settings: Settings, dataset: Dataset, *, check_sources: bool = True) -> list[Violation]:
+    """SHACL shapes plus, when the sources are available or required, the span check."""
+    ontology = Graph()
+    for path in sorted(settings.ontology_dir.glob("*.ttl")):
+        if path.name != "shapes.ttl":
+            parse_turtle(path, ontology)
+    shapes = parse_turtle(settings.ontology_dir / "shapes.ttl")
+    data = union_graph(dataset)
+    origin = source_file_of(dataset)
+    violations = validate_graph(data, shapes, ontology, origin)
+    if check_sources:
+        violations += span_violations(check_spans(data, load_texts(data, settings.sources_dir)), origin)
+    return violations
+
+
+def _ntriples_term(term) -> str:
+    return term.n3() if not isinstance(term, BNode) else "_:"
+
+
+def skolemize(dataset: Dataset) -> list[tuple]:
+    """All quads with blank nodes replaced by IRIs derived from what the node says (deterministic)."""
+    quads = list(dataset.quads((None, None, None, None)))
+    labels: dict[BNode, URIRef] = {}
+
+    by_node: dict[BNode, list[tuple]] = {}
+    for q in quads:
+        if isinstance(q[0], BNode):
+            by_node.setdefault(q[0], []).append(q)
+
+    def fast_label(node: BNode) -> URIRef:
+        if node not in labels:
+            parts = sorted({f"{p.n3()} {fast_label(o).n3() if isinstance(o, BNode) else o.n3()}"
+                            for _, p, o, _ in by_node.get(node, [])})
+            labels[node] = URIRef(GENID + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20])
+        return labels[node]
+
+    def sk(term):
+        return fast_label(term) if isinstance(term, BNode) else term
+
+    return [(sk(s), p, sk(o), g) for s, p, o, g in quads]
+
+
+def _to_ox(term):
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype:
+            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+        return ox.Literal(str(term))
+    raise StoreError(f"unexpected term {term!r} after skolemization")
+
+
+def content_hash(lines: list[str]) -> str:
+    """SHA-256 of the sorted N-Quads lines: the identity of a build's content."""
+    digest = hashlib.sha256()
+    for line in sorted(lines):
+        digest.update(line.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def write_store(settings: Settings, quads: list[tuple]) -> StoreMeta:
+    """Write quads (default graph = union, plus one named graph per file) and swap the store in."""
+    ox_quads, lines, union = [], [], set()
+    graphs = set()
+    for s, p, o, g in quads:
+        triple = (_to_ox(s), _to_ox(p), _to_ox(o))
+        if g is not None and str(g) != "urn:x-rdflib:default":
+            ox_quads.append(ox.Quad(*triple, ox.NamedNode(str(g))))
+            graphs.add(str(g))
+            lines.append(f"{s.n3()} {p.n3()} {o.n3()} <{g}> .")
+        union.add(triple)
+    for triple in union:
+        ox_quads.append(ox.Quad(*triple, ox.DefaultGraph()))
+        lines.append(f"{triple[0]} {triple[1]} {triple[2]} .")
+    digest = content_hash(lines)
+    store_id = digest[:16]
+    meta = StoreMeta(id=store_id, content_hash=digest, triples=len(union), quads=len(ox_quads),
+                     graphs=len(graphs), built_at=time.time())
+    install_store(settings, store_id, lambda path: _fill(path, ox_quads), meta)
+    return meta
+
+
+def _fill(path: Path, quads: list) -> None:
+    store = ox.Store(str(path))
+    store.bulk_extend(quads)
+    store.flush()
+    store.optimize()
+    del store
+
+
+def install_store(settings: Settings, store_id: str, fill, meta: StoreMeta) -> Path:
+    """Fill a store in a temporary folder, then rename it into place and repoint `current` atomically."""
+    stores = settings.var_dir / "stores"
+    stores.mkdir(parents=True, exist_ok=True)
+    final = stores / store_id
+    if not (final / "meta.json").exists():
+        tmp = stores / f".tmp-{store_id}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            fill(tmp)
+            (tmp / "meta.json").write_text(json.dumps(asdict(meta), indent=2), encoding="utf-8")
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise StoreError(f"could not write the store in {stores}: {exc}; the previous store is still in service") from exc
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    link_tmp = settings.var_dir / f".current-{os.getpid()}"
+    if link_tmp.is_symlink() or link_tmp.exists():
+        link_tmp.unlink()
+    os.symlink(Path("stores") / store_id, link_tmp)
+    os.replace(link_tmp, settings.store_link)
+    _prune(stores, keep={store_id})
+    return final
+
+
+def _prune(stores: Path, keep: set[str]) -> None:
+    """Remove old stores beyond the newest KEEP_STORES (never the one just installed)."""
+    built = sorted((p for p in stores.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                   key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in built[KEEP_STORES:]:
+        if old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def build(settings: Settings, *, check_sources: bool = True) -> StoreMeta:
+    """Validate the data and write the store; ValidationFailedError leaves the previous store in service."""
+    dataset = load_dataset(settings.ontology_dir, settings.data_dirs)
+    violations = validate_dataset(settings, dataset, check_sources=check_sources)
+    if violations:
+        raise ValidationFailedError(
+            f"{len(violations)} violation(s); the previous store is unchanged:\n"
+            + "\n".join(v.render() for v in violations[:50]),
+            violations=len(violations),
+        )
+    return write_store(settings, skolemize(dataset))

@@ -1,0 +1,60 @@
+"""The Flask app: a thin web layer over mlkg's core. Only this package imports Flask."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Flask, g, jsonify, request
+
+from mlkg.config import Settings
+from mlkg.web.errors import handle_error
+
+log = logging.getLogger("mlkg.access")
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+       "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. `test_config` may hold Flask keys and `SETTINGS` (a Settings or a dict of overrides)."""
+    app = Flask(__name__)
+    app.config.update(JSON_SORT_KEYS=False)
+    config = dict(test_config or {})
+    settings = config.pop("SETTINGS", None)
+    if isinstance(settings, dict):
+        settings = Settings().with_overrides(**settings)
+    settings = settings or Settings()
+    app.config.update(config)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
+    app.extensions["mlkg"] = {"settings": settings}
+
+    app.register_error_handler(Exception, handle_error)
+    _register_blueprints(app)
+
+    @app.get("/health")
+    def health():
+        """Liveness and the store in service."""
+        return jsonify({"status": "ok", **app.extensions["mlkg"].get("health", lambda: {})()})
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        log.info("%s %s %s %.1fms", request.method, request.full_path.rstrip("?"), response.status_code, elapsed)
+        return response
+
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    """Register each feature's blueprint (each module owns its routes)."""
+    # Blueprint modules add themselves here, one line each.
