@@ -80,6 +80,48 @@ def spans(ctx: click.Context, uncovered: bool) -> None:
         raise click.ClickException(f"{len(problems)} span problem(s)")
 
 
+@cli.command()
+@click.option("--no-sources", is_flag=True, help="Skip the span check (when the source documents are absent).")
+@click.pass_context
+def validate(ctx: click.Context, no_sources: bool) -> None:
+    """Run the SHACL shapes and the span check; exit 1 on any violation."""
+    from mlkg.build import validate_dataset
+    from mlkg.store import load_dataset
+
+    settings = _settings(ctx)
+    dataset = load_dataset(settings.ontology_dir, settings.data_dirs)
+    violations = validate_dataset(settings, dataset, check_sources=not no_sources)
+    for violation in violations:
+        click.echo(violation.render())
+    if violations:
+        raise click.ClickException(f"{len(violations)} violation(s)")
+    click.echo(f"conforms: {sum(1 for _ in dataset.quads((None, None, None, None)))} quads checked"
+               + ("" if no_sources else ", every span checked against the source documents"))
+
+
+@cli.command()
+@click.option("--no-sources", is_flag=True, help="Skip the span check (when the source documents are absent).")
+@click.pass_context
+def build(ctx: click.Context, no_sources: bool) -> None:
+    """Validate, then write the store the server reads (the previous one stays if anything fails)."""
+    from mlkg.build import build as run_build
+
+    settings = _settings(ctx)
+    meta = run_build(settings, check_sources=not no_sources)
+    click.echo(f"built store {meta.id}: {meta.triples} triples, {meta.graphs} named graphs -> {settings.store_link}")
+
+
+@cli.command()
+@click.pass_context
+def stats(ctx: click.Context) -> None:
+    """Print the number of entities per class in the data."""
+    from mlkg.stats import class_counts
+
+    settings = _settings(ctx)
+    for label, iri, count in class_counts(settings):
+        click.echo(f"{count:6d}  {label} ({iri})")
+
+
 def main() -> None:  # pragma: no cover
     cli(prog_name="mlkg")
 
