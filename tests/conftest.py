@@ -44,3 +44,49 @@ def client(app):
 @pytest.fixture()
 def cli_runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def live_server(built: Settings):
+    """The REAL production server (`mlkg serve --port 0`, waitress processes and query workers) on
+    127.0.0.1 over the session's built store; yields its base URL ("http://127.0.0.1:PORT")."""
+    from _live import LiveServer
+
+    with LiveServer(built.var_dir) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def real_store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The real data and ontology written to a store WITHOUT validation (about a second), for tests of
+    queries over the real graph; validation has its own tests. Settings point at that store."""
+    from mlkg.build import skolemize, write_store
+    from mlkg.store import load_dataset
+
+    settings = Settings().with_overrides(var_dir=tmp_path_factory.mktemp("real-var"))
+    write_store(settings, skolemize(load_dataset(settings.ontology_dir, settings.data_dirs)))
+    return settings
+
+
+@pytest.fixture(scope="session")
+def queries_app(real_store: Settings):
+    """The app over `real_store`, answering through an in-process backend (fast, deterministic)."""
+    from mlkg.backends import EmbeddedBackend
+    from mlkg.build import current_store
+    from mlkg.web import create_app
+
+    return create_app({"TESTING": True, "SETTINGS": real_store,
+                       "BACKEND": EmbeddedBackend(current_store(real_store))})
+
+
+@pytest.fixture(scope="session")
+def browse_app(tmp_path_factory: pytest.TempPathFactory):
+    """An app over tests/data/browse: hostile literals, unusual IRIs, a source document with spans."""
+    from _browse import make_browse_app
+
+    return make_browse_app(tmp_path_factory.mktemp("browse-var"))
+
+
+@pytest.fixture()
+def browse_client(browse_app):
+    return browse_app.test_client()

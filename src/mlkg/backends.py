@@ -1,84 +1,482 @@
-"""Where queries run: the contract every store backend meets, and the embedded pyoxigraph backend.
+"""Where queries run: the contract every store backend meets, and the backends that meet it.
 
-Contract: ``backend.run(query, result_format=..., substitutions=..., timeout=...) -> RunResult``.
-`result_format` is a name from `mlkg.formats.FORMATS` suited to the query form; `substitutions` binds
-variables (without "?") to rdflib terms — values are bound as RDF terms, never spliced into query text.
+Contract: ``backend.run(query, result_format=..., substitutions=..., timeout=...) -> RunResult``,
+plus optional ``default_graph``/``named_graphs`` (the protocol's dataset) and ``limit`` (rows or
+triples; default the backend's cap). `result_format` is a name from `mlkg.formats.FORMATS` suited to
+the query form; `substitutions` binds variables (without "?") to rdflib terms — values are bound as
+RDF terms, never spliced into query text by the embedded backends.
+
+- `PooledBackend` (the default): the built pyoxigraph store, queried in worker processes that are
+  killed at the time limit (`mlkg.workers`), with a cache of answers for the store version.
+- `EmbeddedBackend`: the same store queried in this process (no time limit; for tools and tests).
+- `RemoteBackend`: any SPARQL 1.1 endpoint over HTTP (Oxigraph server, Fuseki, ...).
+
+Every backend also answers `graphs()` (named graph IRI -> triples), `info()` (for /health) and `close()`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pyoxigraph as ox
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
-from mlkg.errors import SparqlSyntaxError, StoreError
+from mlkg import engine
+from mlkg import errors as errors_module
+from mlkg.engine import GRAPH_FORMATS, RESULT_FORMATS, Request, RunResult, execute, finish
+from mlkg.errors import (
+    BadRequestError,
+    MlkgError,
+    QueryTimeoutError,
+    SparqlSyntaxError,
+    StoreError,
+)
+from mlkg.sparql import analyze, check_dataset, syntax_error, tokenize
 
-RESULT_FORMATS = {
-    "json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML,
-    "csv": ox.QueryResultsFormat.CSV, "tsv": ox.QueryResultsFormat.TSV,
-}
-GRAPH_FORMATS = {
-    "turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES, "rdfxml": ox.RdfFormat.RDF_XML,
-    "jsonld": ox.RdfFormat.JSON_LD, "nquads": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG,
-}
+__all__ = [
+    "GRAPH_FORMATS", "RESULT_FORMATS", "Backend", "EmbeddedBackend", "PooledBackend", "RemoteBackend",
+    "RunResult", "open_backend", "to_ox", "to_tuple",
+]
+
+GRAPHS_QUERY = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
+DEFAULT_COUNT_QUERY = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 
 
-@dataclass(frozen=True)
-class RunResult:
-    """A serialized query answer."""
+class Backend(Protocol):
+    """What the web layer needs of a store."""
 
-    body: bytes
-    media_type: str
-    form: str  # "SELECT", "ASK", "CONSTRUCT" or "DESCRIBE"
-    truncated: bool = False
+    def run(self, query: str, *, result_format: str, substitutions: dict[str, Node] | None = None,
+            timeout: float | None = None, default_graph: list[str] | None = None,
+            named_graphs: list[str] | None = None, limit: int | None = None) -> RunResult: ...
+
+    def graphs(self) -> dict[str, int]: ...
+
+    def info(self) -> dict[str, object]: ...
+
+    def close(self) -> None: ...
 
 
 def to_ox(term: Node) -> ox.NamedNode | ox.Literal | ox.BlankNode:
     """An rdflib term as a pyoxigraph term."""
+    return engine.term_from_tuple(to_tuple(term))
+
+
+def to_tuple(term: Node) -> tuple:
+    """An rdflib term as the tuple that travels to a worker.
+
+    >>> to_tuple(URIRef("http://example.org/a"))
+    ('iri', 'http://example.org/a')
+    """
     if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
+        return ("iri", str(term))
     if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
+        return ("bnode", str(term))
     if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        if term.datatype:
-            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-        return ox.Literal(str(term))
-    raise TypeError(f"cannot bind {term!r}")
+        return ("literal", str(term), str(term.datatype) if term.datatype else None, term.language)
+    raise BadRequestError(f"cannot bind {term!r}: only IRIs, blank nodes and literals can be bound")
 
 
-def serialize_result(result, result_format: str) -> RunResult:
-    """Serialize a pyoxigraph query result in `result_format`."""
-    if isinstance(result, ox.QueryBoolean):
-        fmt = RESULT_FORMATS[result_format]
-        return RunResult(result.serialize(format=fmt), fmt.media_type, "ASK")
-    if isinstance(result, ox.QuerySolutions):
-        fmt = RESULT_FORMATS[result_format]
-        return RunResult(result.serialize(format=fmt), fmt.media_type, "SELECT")
-    fmt = GRAPH_FORMATS[result_format]
-    return RunResult(result.serialize(format=fmt), fmt.media_type, "CONSTRUCT")
+def _request(query: str, result_format: str, substitutions: dict[str, Node] | None,
+             default_graph: list[str] | None, named_graphs: list[str] | None, limit: int | None,
+             base_iri: str | None, graphs=None) -> Request:
+    """The request to run, after the safety checks every query passes whoever sends it.
+
+    :raises ForbiddenQueryError: for updates, SERVICE, LOAD, and FROM graphs the store lacks
+        (`graphs`, a callable returning the held graph IRIs, is only called for queries with FROM).
+    """
+    info = analyze(query)
+    protocol_dataset = default_graph is not None or named_graphs is not None
+    if info is not None and (info.from_graphs or info.from_named) and graphs is not None:
+        check_dataset(info, set(graphs()), overridden=protocol_dataset)
+    return Request(
+        variable_order=info.star_order if info is not None else None,
+        query=query, result_format=result_format,
+        default_graph=tuple(default_graph) if default_graph is not None else None,
+        named_graphs=tuple(named_graphs) if named_graphs is not None else None,
+        substitutions=tuple((name.lstrip("?$"), to_tuple(term))
+                            for name, term in (substitutions or {}).items()),
+        limit=limit, base_iri=base_iri)
+
+
+def _raise_engine_error(name: str, detail: str, extra: dict, query: str) -> None:
+    """Turn an error reported by the engine (possibly in another process) into an MlkgError."""
+    if name == "SyntaxError":
+        raise syntax_error(detail, query)
+    cls = getattr(errors_module, name, None)
+    if isinstance(cls, type) and issubclass(cls, MlkgError):
+        raise cls(detail, **extra)
+    raise MlkgError(detail, **extra)
+
+
+def _store_graphs(store: ox.Store) -> dict[str, int]:
+    counts = {str(row["g"].value): int(row["n"].value) for row in store.query(GRAPHS_QUERY)}
+    for graph in store.named_graphs():  # empty named graphs count too
+        counts.setdefault(graph.value, 0)
+    return counts
+
+
+class _AnswerCache:
+    """A bounded LRU of answers by request, for one store version (answers are deterministic)."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024, max_item: int = 1024 * 1024) -> None:
+        self.max_bytes, self.max_item = max_bytes, max_item
+        self._items: OrderedDict[Request, RunResult] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: Request) -> RunResult | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return found
+
+    def put(self, key: Request, value: RunResult) -> None:
+        size = len(value.body) + len(key.query)
+        if size > self.max_item:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = value
+            self._bytes += size
+            while self._bytes > self.max_bytes and self._items:
+                old_key, old = self._items.popitem(last=False)
+                self._bytes -= len(old.body) + len(old_key.query)
 
 
 class EmbeddedBackend:
-    """Runs queries in this process on a read-only pyoxigraph store (default graph = the union)."""
+    """Runs queries in this process on a read-only pyoxigraph store (default graph = the union).
 
-    def __init__(self, store_dir: Path) -> None:
+    It cannot stop a query: `timeout` is not enforced here. The server uses `PooledBackend`.
+    """
+
+    def __init__(self, store_dir: Path, *, limit: int | None = None, base_iri: str | None = None) -> None:
         try:
             self.store = ox.Store.read_only(str(store_dir))
         except OSError as exc:
             raise StoreError(f"cannot open the store at {store_dir}: {exc}; run `mlkg build`") from exc
-        self.store_dir = store_dir
+        self.store_dir = Path(store_dir)
+        self.limit, self.base_iri = limit, base_iri
+        self._graphs: dict[str, int] | None = None
 
     def run(self, query: str, *, result_format: str, substitutions: dict[str, Node] | None = None,
-            timeout: float | None = None) -> RunResult:
+            timeout: float | None = None, default_graph: list[str] | None = None,
+            named_graphs: list[str] | None = None, limit: int | None = None) -> RunResult:
         """Run `query` and serialize its answer. `timeout` is not enforced in-process."""
-        subs = {ox.Variable(k): to_ox(v) for k, v in (substitutions or {}).items()}
+        request = _request(query, result_format, substitutions, default_graph, named_graphs,
+                           limit if limit is not None else self.limit, self.base_iri, self.graphs)
         try:
-            result = self.store.query(query, substitutions=subs or None)
+            return execute(self.store, request)
         except SyntaxError as exc:
-            raise SparqlSyntaxError(f"malformed query: {exc}") from exc
-        return serialize_result(result, result_format)
+            raise syntax_error(str(exc.args[0] if exc.args else exc), query) from exc
+
+    def graphs(self) -> dict[str, int]:
+        """Named graph IRI -> number of triples."""
+        if self._graphs is None:
+            self._graphs = _store_graphs(self.store)
+        return self._graphs
+
+    def info(self) -> dict[str, object]:
+        """What /health reports."""
+        return {"backend": "embedded", **_meta_info(self.store_dir)}
+
+    def close(self) -> None:
+        """Nothing to release beyond the store handle."""
+
+
+def _meta_info(store_dir: Path) -> dict[str, object]:
+    from mlkg.build import load_meta
+
+    try:
+        meta = load_meta(store_dir)
+    except StoreError:
+        return {"store": store_dir.name}
+    return {"store": meta.id, "triples": meta.triples, "graphs": meta.graphs}
+
+
+class PooledBackend:
+    """The built store, queried in killable worker processes, with an answer cache per store version."""
+
+    def __init__(self, store_dir: Path, *, workers: int = 2, timeout: float | None = 10.0,
+                 limit: int | None = None, base_iri: str | None = None, cache: bool = True) -> None:
+        from mlkg.workers import PoolError, WorkerPool
+
+        self.store_dir = Path(store_dir)
+        if not (self.store_dir / "meta.json").exists() and not (self.store_dir / "CURRENT").exists():
+            raise StoreError(f"no built store at {self.store_dir}; run `mlkg build` first")
+        self.timeout, self.limit, self.base_iri = timeout, limit, base_iri
+        self._info = _meta_info(self.store_dir)
+        try:
+            self.pool = WorkerPool(self.store_dir, workers)
+        except PoolError as exc:
+            raise StoreError(exc.detail) from exc
+        self.cache = _AnswerCache() if cache else None
+        self._graphs: dict[str, int] | None = None
+
+    def run(self, query: str, *, result_format: str, substitutions: dict[str, Node] | None = None,
+            timeout: float | None = None, default_graph: list[str] | None = None,
+            named_graphs: list[str] | None = None, limit: int | None = None) -> RunResult:
+        """Run `query` in a worker process, stopped after `timeout` s (default: the backend's).
+
+        :raises SparqlSyntaxError: for a malformed query (message, line and column from the engine).
+        :raises QueryTimeoutError: when it ran past the limit or no worker was free.
+        """
+        from mlkg.workers import PoolBusy, PoolError, QueryTimeout, WorkerGone
+
+        request = _request(query, result_format, substitutions, default_graph, named_graphs,
+                           limit if limit is not None else self.limit, self.base_iri, self.graphs)
+        cache = self.cache
+        if cache is not None:
+            found = cache.get(request)
+            if found is not None:
+                return found
+        limit_s = timeout if timeout is not None else self.timeout
+        try:
+            result = self.pool.run(request, limit_s)
+        except QueryTimeout:
+            raise QueryTimeoutError(
+                f"The query ran longer than the {limit_s:g} s limit and was stopped. Narrow it "
+                "(more specific patterns, a LIMIT, fewer OPTIONALs) and try again.",
+                limit_seconds=limit_s) from None
+        except PoolBusy:
+            raise QueryTimeoutError(
+                f"Every query worker stayed busy for {limit_s:g} s; try again shortly.",
+                retry_after=1, limit_seconds=limit_s) from None
+        except WorkerGone as exc:
+            raise StoreError(f"the query worker stopped unexpectedly ({exc}); it has been replaced, "
+                             "try again") from None
+        except PoolError as exc:
+            _raise_engine_error(exc.name, exc.detail, exc.extra, query)
+            raise  # unreachable: _raise_engine_error always raises
+        if cache is not None:
+            cache.put(request, result)
+        return result
+
+    def graphs(self) -> dict[str, int]:
+        """Named graph IRI -> number of triples (asked once of a worker, then kept)."""
+        if self._graphs is None:
+            body = self.run(GRAPHS_QUERY, result_format="json", limit=None).body
+            counts = {b["g"]["value"]: int(b["n"]["value"])
+                      for b in json.loads(body)["results"]["bindings"]}
+            self._graphs = counts
+        return self._graphs
+
+    def info(self) -> dict[str, object]:
+        """What /health reports."""
+        return {"backend": "embedded", "workers": self.pool.size, **self._info}
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        self.pool.close()
+
+
+# ---------------------------------------------------------------- remote
+
+_RESULTS_ACCEPT = "application/sparql-results+json"
+_GRAPH_ACCEPT = "application/n-triples"
+_SAFE_IRI = re.compile(r"^[^<>\"{}|^`\\\x00-\x20]*$")
+
+
+def _sparql_term(term: tuple) -> str:
+    """A term tuple in SPARQL syntax, escaped so that it cannot end early."""
+    kind = term[0]
+    if kind == "iri":
+        if not _SAFE_IRI.match(term[1]):
+            raise BadRequestError(f"cannot bind the IRI {term[1]!r}: it holds characters IRIs may not")
+        return f"<{term[1]}>"
+    if kind == "literal":
+        _, value, datatype, language = term
+        text = '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace(
+            "\r", "\\r") + '"'
+        if language:
+            if not re.fullmatch(r"[A-Za-z]+(-[A-Za-z0-9]+)*", language):
+                raise BadRequestError(f"bad language tag {language!r}")
+            return f"{text}@{language}"
+        if datatype:
+            return text + "^^" + _sparql_term(("iri", datatype))
+        return text
+    raise BadRequestError("a remote store cannot bind blank nodes")
+
+
+def bind_remote(query: str, substitutions: tuple[tuple[str, tuple], ...]) -> str:
+    """`query` with a VALUES block of the substitutions at the start of its WHERE group.
+
+    >>> bind_remote("SELECT ?x WHERE { ?x ?p ?o }", (("o", ("iri", "http://e/o")),))
+    'SELECT ?x WHERE { VALUES (?o) { (<http://e/o>) } ?x ?p ?o }'
+    """
+    if not substitutions:
+        return query
+    names = " ".join(f"?{name}" for name, _ in substitutions)
+    values = " ".join(_sparql_term(term) for _, term in substitutions)
+    block = f" VALUES ({names}) {{ ({values}) }}"
+    offset = 0
+    for token in tokenize(query):
+        offset = query.index(token.text, offset)
+        if token.text == "{":
+            return query[:offset + 1] + block + query[offset + 1:]
+        offset += len(token.text)
+    raise BadRequestError("cannot bind values: the query has no WHERE group")
+
+
+class RemoteBackend:
+    """A SPARQL 1.1 endpoint over HTTP. Queries are refused and checked by the web layer first."""
+
+    def __init__(self, url: str, *, timeout: float | None = 10.0, limit: int | None = None,
+                 base_iri: str | None = None) -> None:
+        import requests
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise StoreError(f"--store must be an http(s) URL of a SPARQL endpoint, got {url!r}")
+        self.url = urlunsplit(parts)
+        self.timeout, self.limit, self.base_iri = timeout, limit, base_iri
+        self.session = requests.Session()
+        self._graphs: dict[str, int] | None = None
+        self._lock = threading.Lock()
+
+    def run(self, query: str, *, result_format: str, substitutions: dict[str, Node] | None = None,
+            timeout: float | None = None, default_graph: list[str] | None = None,
+            named_graphs: list[str] | None = None, limit: int | None = None) -> RunResult:
+        """Send `query` to the remote endpoint and re-serialize its answer under our cap.
+
+        :raises QueryTimeoutError: when the remote does not answer within the limit.
+        """
+        import requests
+
+        request = _request(query, result_format, substitutions, default_graph, named_graphs,
+                           limit if limit is not None else self.limit, self.base_iri, self.graphs)
+        text = bind_remote(query, request.substitutions)
+        if self.base_iri:
+            text = f"BASE <{self.base_iri}> {text}"
+        graph_answer = result_format in GRAPH_FORMATS
+        params: list[tuple[str, str]] = [("default-graph-uri", g) for g in default_graph or ()]
+        params += [("named-graph-uri", g) for g in named_graphs or ()]
+        limit_s = timeout if timeout is not None else self.timeout
+        try:
+            response = self.session.post(
+                self.url, params=params, data=text.encode("utf-8"), timeout=limit_s,
+                headers={"Content-Type": "application/sparql-query; charset=utf-8",
+                         "Accept": f"{_GRAPH_ACCEPT}, {_RESULTS_ACCEPT};q=0.9" if graph_answer
+                         else f"{_RESULTS_ACCEPT}, {_GRAPH_ACCEPT};q=0.9"})
+        except requests.Timeout:
+            raise QueryTimeoutError(
+                f"The remote store did not answer within the {limit_s:g} s limit.",
+                limit_seconds=limit_s) from None
+        except requests.RequestException as exc:
+            raise StoreError(f"the remote store at {self.url} cannot be reached: {exc}") from None
+        if response.status_code == 400:
+            raise SparqlSyntaxError(f"Malformed query (remote store): {response.text[:600]}")
+        if response.status_code >= 300:
+            raise StoreError(f"the remote store answered {response.status_code}: {response.text[:300]}")
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        return self._finish(response.content, media_type, request)
+
+    def _finish(self, body: bytes, media_type: str, request: Request) -> RunResult:
+        if media_type in ("application/sparql-results+json", "application/json"):
+            parsed = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+        elif media_type == "application/sparql-results+xml":
+            parsed = ox.parse_query_results(body, format=ox.QueryResultsFormat.XML)
+        else:
+            fmt = ox.RdfFormat.from_media_type(media_type) if media_type else None
+            if fmt is None:
+                raise StoreError(f"the remote store answered in an unknown format {media_type!r}")
+            parsed = (q.triple for q in ox.parse(body, format=fmt))
+        return finish(parsed, request.result_format, request.limit, request.variable_order)
+
+    def graphs(self) -> dict[str, int]:
+        """Named graph IRI -> number of triples, asked once of the remote store."""
+        with self._lock:
+            if self._graphs is None:
+                body = self.run(GRAPHS_QUERY, result_format="json", limit=None).body
+                self._graphs = {b["g"]["value"]: int(b["n"]["value"])
+                                for b in json.loads(body)["results"]["bindings"]}
+            return self._graphs
+
+    def info(self) -> dict[str, object]:
+        """What /health reports."""
+        return {"backend": "remote", "store": self.url}
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.session.close()
+
+
+def open_backend(settings, *, workers: int | None = None) -> Backend:
+    """The backend `settings` ask for: the remote store at `store_url`, else the built store.
+
+    :raises StoreError: when there is no built store (run `mlkg build`).
+    """
+    if settings.store_url:
+        return RemoteBackend(settings.store_url, timeout=settings.query_timeout,
+                             limit=settings.result_limit, base_iri=settings.base_iri)
+    from mlkg.build import current_store
+
+    return PooledBackend(current_store(settings), workers=workers or settings.workers,
+                         timeout=settings.query_timeout, limit=settings.result_limit,
+                         base_iri=settings.base_iri)
+
+
+def gsp_url_for(url: str) -> str:
+    """The Graph Store Protocol URL of a store whose query endpoint is `url` (Oxigraph's layout:
+    /query -> /store; Fuseki's: /sparql or /query under a dataset -> /data when asked explicitly).
+
+    >>> gsp_url_for("http://127.0.0.1:7878/query")
+    'http://127.0.0.1:7878/store'
+    """
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    if path.endswith("/query"):
+        path = path[: -len("/query")] + "/store"
+    elif path.endswith("/sparql"):
+        path = path[: -len("/sparql")] + "/store"
+    else:
+        path = path + "/store"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def load_remote(store_dir: Path, url: str, gsp_url: str | None = None, *, timeout: float = 600) -> int:
+    """Copy the built store at `store_dir` into the remote store: PUT each named graph and the default
+    graph with the SPARQL 1.1 Graph Store Protocol, then DELETE remote graphs the build does not have.
+    Returns the number of graphs written.
+
+    :raises StoreError: when the remote store refuses or cannot be reached.
+    """
+    import requests
+
+    gsp = gsp_url or gsp_url_for(url)
+    store = ox.Store.read_only(str(store_dir))
+    graphs = sorted(g.value for g in store.named_graphs() if isinstance(g, ox.NamedNode))
+    joiner = "&" if "?" in gsp else "?"
+
+    def body(graph: ox.NamedNode | ox.DefaultGraph) -> bytes:
+        triples = (q.triple for q in store.quads_for_pattern(None, None, None, graph))
+        return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+
+    headers = {"Content-Type": "application/n-triples"}
+    try:
+        with requests.Session() as session:
+            targets = [(f"{gsp}{joiner}graph={quote(g, safe='')}", ox.NamedNode(g)) for g in graphs]
+            targets.append((f"{gsp}{joiner}default", ox.DefaultGraph()))
+            for target, graph in targets:
+                response = session.put(target, data=body(graph), headers=headers, timeout=timeout)
+                if response.status_code >= 300:
+                    raise StoreError(f"the remote store refused PUT {target}: "
+                                     f"{response.status_code} {response.text[:200]}")
+            remote = RemoteBackend(url, timeout=timeout)
+            for stale in sorted(set(remote.graphs()) - set(graphs)):
+                session.delete(f"{gsp}{joiner}graph={quote(stale, safe='')}", timeout=timeout)
+    except requests.RequestException as exc:
+        raise StoreError(f"cannot load the remote store at {gsp}: {exc}") from None
+    return len(targets)

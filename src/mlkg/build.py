@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -22,7 +23,7 @@ from mlkg import __version__
 from mlkg.config import Settings
 from mlkg.errors import StoreError, ValidationFailedError
 from mlkg.provenance import check_spans, load_texts
-from mlkg.store import load_dataset, parse_turtle, source_file_of, union_graph
+from mlkg.store import is_shapes_file, load_dataset, parse_turtle, shapes_files, source_file_of, union_graph
 from mlkg.validation import Violation, span_violations, validate_graph
 
 GENID = "https://w3id.org/mlkg/.well-known/genid/"
@@ -62,14 +63,16 @@ def validate_dataset(settings: Settings, dataset: Dataset, *, check_sources: boo
     """SHACL shapes plus, when the sources are available or required, the span check."""
     ontology = Graph()
     for path in sorted(settings.ontology_dir.glob("*.ttl")):
-        if path.name != "shapes.ttl":
+        if not is_shapes_file(path):
             parse_turtle(path, ontology)
-    shapes = parse_turtle(settings.ontology_dir / "shapes.ttl")
+    shapes = Graph()
+    for path in shapes_files(settings.ontology_dir):  # shapes.ttl and every shapes-<topic>.ttl
+        parse_turtle(path, shapes)
     data = union_graph(dataset)
     origin = source_file_of(dataset)
     violations = validate_graph(data, shapes, ontology, origin)
     if check_sources:
-        violations += span_violations(check_spans(data, load_texts(data, settings.sources_dir)), origin)
+        violations += span_violations(check_spans(data, load_texts(data, settings.sources_dir)), origin, data)
     return violations
 
 
@@ -198,4 +201,11 @@ def build(settings: Settings, *, check_sources: bool = True) -> StoreMeta:
             + "\n".join(v.render() for v in violations[:50]),
             violations=len(violations),
         )
-    return write_store(settings, skolemize(dataset))
+    meta = write_store(settings, skolemize(dataset))
+    from mlkg.ontodocs import write_docs  # the ontology documentation of this build (mlkg.ontodocs)
+
+    try:
+        write_docs(settings, meta)
+    except (OSError, StoreError) as exc:  # the store is in service; /ontology regenerates the docs
+        logging.getLogger("mlkg.build").warning("ontology docs not written: %s", exc)
+    return meta

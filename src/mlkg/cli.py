@@ -84,11 +84,14 @@ def spans(ctx: click.Context, uncovered: bool) -> None:
 @click.option("--no-sources", is_flag=True, help="Skip the span check (when the source documents are absent).")
 @click.pass_context
 def validate(ctx: click.Context, no_sources: bool) -> None:
-    """Run the SHACL shapes and the span check; exit 1 on any violation."""
+    """Run the SHACL shapes and the span check, and load the canned queries; exit 1 on any problem."""
     from mlkg.build import validate_dataset
+    from mlkg.queries import load_catalogue
     from mlkg.store import load_dataset
 
     settings = _settings(ctx)
+    catalogue = load_catalogue(settings.queries_dir)  # a broken query file fails here, with file and line
+    click.echo(f"{len(catalogue)} canned queries load and parse ({settings.queries_dir})")
     dataset = load_dataset(settings.ontology_dir, settings.data_dirs)
     violations = validate_dataset(settings, dataset, check_sources=not no_sources)
     for violation in violations:
@@ -101,14 +104,23 @@ def validate(ctx: click.Context, no_sources: bool) -> None:
 
 @cli.command()
 @click.option("--no-sources", is_flag=True, help="Skip the span check (when the source documents are absent).")
+@click.option("--store", "store_url", envvar="MLKG_STORE_URL", default=None,
+              help="Also load a remote SPARQL 1.1 store: its query endpoint URL (env MLKG_STORE_URL).")
+@click.option("--gsp", "gsp_url", default=None,
+              help="Graph Store Protocol URL of that store (default: the URL with /query -> /store).")
 @click.pass_context
-def build(ctx: click.Context, no_sources: bool) -> None:
+def build(ctx: click.Context, no_sources: bool, store_url: str | None, gsp_url: str | None) -> None:
     """Validate, then write the store the server reads (the previous one stays if anything fails)."""
     from mlkg.build import build as run_build
 
     settings = _settings(ctx)
     meta = run_build(settings, check_sources=not no_sources)
     click.echo(f"built store {meta.id}: {meta.triples} triples, {meta.graphs} named graphs -> {settings.store_link}")
+    if store_url:
+        from mlkg.backends import load_remote
+
+        loaded = load_remote(settings.store_link.resolve(), store_url, gsp_url)
+        click.echo(f"loaded {loaded} graphs into the remote store {store_url}")
 
 
 @cli.command()
@@ -120,6 +132,125 @@ def stats(ctx: click.Context) -> None:
     settings = _settings(ctx)
     for label, iri, count in class_counts(settings):
         click.echo(f"{count:6d}  {label} ({iri})")
+
+
+@cli.command()
+@click.option("--format", "format_name", default=None,
+              help="ttl, jsonld, nt, rdf, trig or nq (default: from the -o suffix, else ttl).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE (default: standard output).")
+@click.option("--no-description", is_flag=True, help="Leave the VoID/DCAT description out of the dump.")
+@click.pass_context
+def export(ctx: click.Context, format_name: str | None, output: Path | None, no_description: bool) -> None:
+    """Dump the built graph, streamed (TriG and N-Quads keep one named graph per file)."""
+    from mlkg.exports import description, export_for, open_store, write_export
+
+    settings = _settings(ctx)
+    if format_name is None:
+        format_name = output.suffix.lstrip(".") if output is not None and output.suffix else "ttl"
+    fmt = export_for(format_name)
+    store, meta = open_store(settings)
+    about = () if no_description else description(settings, store, meta)
+    if output is None:
+        write_export(store, fmt, click.get_binary_stream("stdout"), description=about)
+        return
+    tmp = output.with_name(f".{output.name}.part")
+    try:
+        with tmp.open("wb") as out:
+            write_export(store, fmt, out, description=about)
+        tmp.replace(output)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    click.echo(f"wrote {output} ({fmt.media_type}) from store {meta.id}", err=True)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="MLKG_HOST", help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, envvar="MLKG_PORT", help="Port (0: the OS picks one).")
+@click.option("--processes", default=2, show_default=True, envvar="MLKG_PROCESSES",
+              help="Server processes sharing the port.")
+@click.option("--threads", type=int, default=None, help="Threads per server process [env MLKG_THREADS; 8].")
+@click.option("--workers", type=int, default=None,
+              help="Query worker processes per server process [env MLKG_WORKERS; 2].")
+@click.option("--timeout", type=float, default=None, help="Query time limit in s [env MLKG_QUERY_TIMEOUT; 10].")
+@click.option("--result-limit", type=int, default=None,
+              help="Most rows or triples in one answer [env MLKG_RESULT_LIMIT; 10000].")
+@click.option("--max-body", type=int, default=None, help="Largest request body in bytes [env MLKG_MAX_BODY; 1000000].")
+@click.option("--store", "store_url", default=None,
+              help="Answer from a remote SPARQL 1.1 endpoint instead of the built store [env MLKG_STORE_URL].")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, processes: int, threads: int | None, workers: int | None,
+          timeout: float | None, result_limit: int | None, max_body: int | None, store_url: str | None) -> None:
+    """Run the production server (waitress processes; prints the URL it listens on)."""
+    from mlkg.serve import ServeOptions, serve as run_server
+
+    settings = _settings(ctx)
+    overrides = {"threads": threads, "workers": workers, "query_timeout": timeout, "result_limit": result_limit,
+                 "max_body": max_body, "store_url": store_url}
+    settings = settings.with_overrides(**{k: v for k, v in overrides.items() if v is not None})
+    options = ServeOptions(host=host, port=port, processes=processes, threads=settings.threads)
+    run_server(settings, options, echo=lambda line: click.echo(line))
+
+
+@cli.command()
+@click.option("--triples", default=10_000, show_default=True, help="About how many triples to write.")
+@click.option("--seed", default=1, show_default=True, help="Random seed (same seed, same graph).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="N-Triples file to write (a .ttl name writes Turtle).")
+def synth(triples: int, seed: int, output: Path) -> None:
+    """Write a synthetic graph in mlkg's schema (for benchmarks and load tests)."""
+    from mlkg.synth import write_synthetic
+
+    written = write_synthetic(output, triples=triples, seed=seed)
+    click.echo(f"wrote {written} triples to {output}")
+
+
+@cli.command()
+@click.argument("name_or_file")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A parameter value (repeat for several).")
+@click.option("-f", "--format", "format_name", default="table", show_default=True,
+              type=click.Choice(["table", "json", "csv", "tsv", "srj", "srx"]), help="Output format.")
+@click.option("--page", default=1, show_default=True, type=click.IntRange(min=1), help="Page of a paged answer.")
+@click.pass_context
+def query(ctx: click.Context, name_or_file: str, params: tuple[str, ...], format_name: str, page: int) -> None:
+    """Run a canned query by NAME (see `mlkg queries`) or a FILE.rq, on the built store."""
+    from mlkg.backends import EmbeddedBackend
+    from mlkg.build import current_store
+    from mlkg.catalogue_run import run_canned
+    from mlkg.queries import load_catalogue, load_query
+
+    settings = _settings(ctx)
+    if name_or_file.endswith(".rq"):
+        path = Path(name_or_file)
+        if not path.is_file():
+            raise click.ClickException(f"no such query file: {name_or_file}")
+        canned = load_query(path, require_summary=False)
+    else:
+        canned = load_catalogue(settings.queries_dir).get(name_or_file)
+        if canned is None:
+            raise click.ClickException(f"no canned query called {name_or_file!r}; `mlkg queries` lists them")
+    args: dict[str, list[str]] = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.ClickException(f"--param takes NAME=VALUE, got {item!r}")
+        args.setdefault(key, []).append(value)
+    answer = run_canned(EmbeddedBackend(current_store(settings)), canned, args, page=page)
+    click.echo(answer.serialize(format_name).decode(), nl=False)
+
+
+@cli.command()
+@click.pass_context
+def queries(ctx: click.Context) -> None:
+    """List the canned queries: name, parameters and summary."""
+    from mlkg.queries import load_catalogue
+
+    for canned in load_catalogue(_settings(ctx).queries_dir):
+        params = ", ".join(f"{p.name}:{p.type_name}{'' if p.needed else '?'}" for p in canned.parameters)
+        click.echo(f"{canned.name:<38} {canned.summary}" + (f"  [{params}]" if params else ""))
 
 
 def main() -> None:  # pragma: no cover

@@ -71,3 +71,9 @@ class TooManyRequestsError(MlkgError):
 
 class PayloadTooLargeError(MlkgError):
     status, title = 413, "Request body too large"
+
+
+class QueryFileError(MlkgError):
+    """A canned query file (queries/*.rq) is broken: bad header, unknown key, bad SPARQL or parameter."""
+
+    status, title = 500, "Invalid query file"

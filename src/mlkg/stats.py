@@ -5,16 +5,20 @@ from __future__ import annotations
 from rdflib import RDF, RDFS, URIRef
 
 from mlkg.config import Settings
-from mlkg.store import load_dataset, union_graph
+from mlkg.store import GRAPH_BASE, load_dataset, union_graph
 
 
 def class_counts(settings: Settings) -> list[tuple[str, URIRef, int]]:
-    """(class label, class IRI, number of instances), largest first, for every class with instances."""
-    graph = union_graph(load_dataset(settings.ontology_dir, settings.data_dirs))
+    """(class label, class IRI, number of instances), largest first, for classes used by the data files."""
+    dataset = load_dataset(settings.ontology_dir, settings.data_dirs)
+    graph = union_graph(dataset)
+    typed: set[tuple[URIRef, URIRef]] = set()
+    for s, _, cls, g in dataset.quads((None, RDF.type, None, None)):
+        if isinstance(cls, URIRef) and not str(g).startswith(GRAPH_BASE + "ontology/"):
+            typed.add((s, cls))
     counts: dict[URIRef, int] = {}
-    for _, cls in graph.subject_objects(RDF.type):
-        if isinstance(cls, URIRef):
-            counts[cls] = counts.get(cls, 0) + 1
+    for _, cls in typed:
+        counts[cls] = counts.get(cls, 0) + 1
     rows = []
     for cls, count in counts.items():
         if str(cls).startswith(("http://www.w3.org/2002/07/owl#", str(RDFS))):

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from rdflib import Dataset, Graph, URIRef
+from rdflib import BNode, Dataset, Graph, Node, URIRef
 
 from mlkg.errors import DataError
 from mlkg.namespaces import BASE, PREFIXES
@@ -57,11 +57,26 @@ def turtle_files(dirs: Iterable[Path]) -> list[Path]:
     return files
 
 
+def is_shapes_file(path: Path) -> bool:
+    """True for a SHACL shapes file of the ontology folder: ``shapes.ttl`` or ``shapes-<topic>.ttl``.
+
+    >>> is_shapes_file(Path("ontology/shapes-esco.ttl")), is_shapes_file(Path("ontology/mlkg.ttl"))
+    (True, False)
+    """
+    return path.suffix == ".ttl" and (path.stem == "shapes" or path.stem.startswith("shapes-"))
+
+
+def shapes_files(ontology_dir: Path) -> list[Path]:
+    """The shapes files of the ontology folder (shapes.ttl first), which are never loaded as data."""
+    return sorted((p for p in ontology_dir.glob("shapes*.ttl") if is_shapes_file(p)),
+                  key=lambda p: (p.name != "shapes.ttl", p.name))
+
+
 def load_dataset(ontology_dir: Path, data_dirs: Iterable[Path]) -> Dataset:
     """Ontology, shapes excluded, and data: one named graph per file, spans expanded in their graph."""
     dataset = bind_prefixes(Dataset())
     for path in turtle_files([ontology_dir]) + turtle_files(data_dirs):
-        if path.name == "shapes.ttl":
+        if is_shapes_file(path):
             continue
         graph = dataset.graph(graph_iri(path))
         parse_turtle(path, graph)
@@ -77,10 +92,10 @@ def union_graph(dataset: Dataset) -> Graph:
     return graph
 
 
-def source_file_of(dataset: Dataset) -> dict[URIRef, str]:
-    """For each subject, the data file (graph name) it is first described in."""
-    origin: dict[URIRef, str] = {}
+def source_file_of(dataset: Dataset) -> dict[Node, str]:
+    """For each subject (IRI or blank node), the data file (graph name) it is first described in."""
+    origin: dict[Node, str] = {}
     for s, _, _, g in dataset.quads((None, None, None, None)):
-        if isinstance(s, URIRef) and s not in origin and g is not None:
+        if isinstance(s, (URIRef, BNode)) and s not in origin and g is not None:
             origin[s] = str(g).removeprefix(GRAPH_BASE)
     return origin

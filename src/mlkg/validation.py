@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pyshacl import validate as shacl_validate
-from rdflib import RDF, Graph, Node, URIRef
+from rdflib import RDF, BNode, Graph, Node, URIRef
 from rdflib.namespace import SH
+from rdflib.plugins.sparql import prepareQuery
 
 from mlkg.provenance import SpanProblem
 
@@ -28,7 +30,31 @@ class Violation:
         where = f"{self.file}: " if self.file else ""
         path = f" {self.path}" if self.path else ""
         value = f" (value: {self.value})" if self.value else ""
-        return f"{where}<{self.focus}>{path}: {self.message}{value}"
+        focus = self.focus if self.focus.startswith("[") else f"<{self.focus}>"
+        return f"{where}{focus}{path}: {self.message}{value}"
+
+
+class _PreparedQueryGraph(Graph):
+    """A Graph that parses each distinct SPARQL text once.
+
+    pySHACL sends the text of a SPARQL constraint again for every focus node; parsing it is most of
+    the cost of a validation run, so the parsed query is kept and reused with the new bindings.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._prepared: dict[str, Any] = {}
+
+    def query(self, query_object, processor="sparql", result="sparql", initNs=None,  # noqa: N803
+              initBindings=None, use_store_provided=True, **kwargs):  # noqa: N803
+        if isinstance(query_object, str) and processor == "sparql":
+            prepared = self._prepared.get(query_object)
+            if prepared is None:
+                namespaces = initNs if initNs is not None else dict(self.namespaces())
+                prepared = self._prepared[query_object] = prepareQuery(query_object, initNs=namespaces)
+            query_object = prepared
+        return super().query(query_object, processor, result, initNs, initBindings,
+                             use_store_provided, **kwargs)
 
 
 def _short(graph: Graph, node: Node | None) -> str | None:
@@ -42,39 +68,65 @@ def _short(graph: Graph, node: Node | None) -> str | None:
     return str(node)
 
 
+def _describe_focus(graph: Graph, node: Node) -> str:
+    """The focus as a curator finds it: an IRI, or for a reified statement the triple it traces."""
+    if isinstance(node, BNode):
+        s, p, o = (graph.value(node, x) for x in (RDF.subject, RDF.predicate, RDF.object))
+        if s is not None or p is not None or o is not None:
+            parts = " ".join("?" if t is None else t.n3(graph.namespace_manager) for t in (s, p, o))
+            return f"[statement {parts}]"
+        return "[blank node]"
+    return str(node)
+
+
 def validate_graph(data: Graph, shapes: Graph, ontology: Graph | None = None,
-                   origin: dict[URIRef, str] | None = None) -> list[Violation]:
-    """Validate `data` (with `ontology` mixed in for class hierarchy) against `shapes`."""
+                   origin: dict[Node, str] | None = None) -> list[Violation]:
+    """Validate `data` (with `ontology` mixed in for class hierarchy) against `shapes`.
+
+    `data` is not modified. Results that several shapes report alike (a shared property shape reached
+    through a class and its superclass) are listed once.
+    """
+    graph = _PreparedQueryGraph()
+    for prefix, namespace in data.namespaces():
+        graph.bind(prefix, namespace, override=True, replace=True)
+    for triple in data:
+        graph.add(triple)
     conforms, report, _ = shacl_validate(
-        data, shacl_graph=shapes, ont_graph=ontology, inference="none",
-        advanced=True, allow_warnings=True, abort_on_first=False,
+        graph, shacl_graph=shapes, ont_graph=ontology, inference="none",
+        advanced=True, allow_warnings=True, abort_on_first=False, inplace=True,
     )
     if conforms:
         return []
     origin = origin or {}
-    violations = []
+    violations: set[Violation] = set()
     for result in report.subjects(RDF.type, SH.ValidationResult):
         focus = report.value(result, SH.focusNode)
-        messages = [str(m) for m in report.objects(result, SH.resultMessage)]
+        shape = report.value(result, SH.sourceShape)
+        messages = sorted(str(m) for m in report.objects(result, SH.resultMessage))
+        # A SPARQL constraint's own message is more precise than the message of the shape holding it.
+        generic = {str(m) for m in shapes.objects(shape, SH.message)} if shape is not None else set()
+        specific = [m for m in messages if m not in generic] or messages
         severity = report.value(result, SH.resultSeverity)
         value = report.value(result, SH.value)
-        violations.append(Violation(
-            focus=str(focus),
+        violations.add(Violation(
+            focus=_describe_focus(data, focus) if focus is not None else "",
             path=_short(data, report.value(result, SH.resultPath)),
-            message=messages[0] if messages else "constraint not met",
+            message=specific[0] if specific else "constraint not met",
             severity=str(severity).rsplit("#", 1)[-1] if severity else "Violation",
-            value=None if value is None else str(value),
-            shape=_short(shapes, report.value(result, SH.sourceShape)),
-            file=origin.get(URIRef(str(focus))) if focus is not None else None,
+            value=None if value is None or value == focus else str(value),
+            shape=_short(shapes, shape),
+            file=origin.get(focus) if focus is not None else None,
         ))
-    return sorted(violations, key=lambda v: (v.file or "", v.focus, v.path or "", v.message))
+    return sorted(violations, key=lambda v: (v.file or "", v.focus, v.path or "", v.message, v.value or ""))
 
 
-def span_violations(problems: list[SpanProblem], origin: dict[URIRef, str] | None = None) -> list[Violation]:
-    """Present span-check problems in the same shape as SHACL violations."""
+def span_violations(problems: list[SpanProblem], origin: dict[Node, str] | None = None,
+                    graph: Graph | None = None) -> list[Violation]:
+    """Present span-check problems in the same shape as SHACL violations (`graph` names statements)."""
     origin = origin or {}
     return [
-        Violation(focus=str(p.node), path="mlkg:evidence", message=p.message, value=str(p.span),
-                  shape="provenance check", file=origin.get(URIRef(str(p.node))))
+        Violation(focus=_describe_focus(graph, p.node) if graph is not None else str(p.node),
+                  path="mlkg:evidence", message=p.message, value=str(p.span),
+                  shape="provenance check", file=origin.get(p.node))
         for p in problems
     ]

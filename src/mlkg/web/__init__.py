@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
+        _cors(response)
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         log.info("%s %s %s %.1fms", request.method, request.full_path.rstrip("?"), response.status_code, elapsed)
         return response
@@ -58,3 +59,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     """Register each feature's blueprint (each module owns its routes)."""
     # Blueprint modules add themselves here, one line each.
+    from mlkg.web import sparql; sparql.register(app)  # noqa: E702  (also opens the backend)
+    from mlkg.web import queries; queries.init_app(app)  # noqa: E702  (/queries, /openapi.json, /api/docs)
+    from mlkg.web import search, ui; ui.register(app); app.register_blueprint(search.bp)  # noqa: E702
+    from mlkg.web import exports; exports.register(app)  # noqa: E702  (/export.*, /context.jsonld, /.well-known/void, /ontology)
+    from mlkg.web import entities; app.register_blueprint(entities.bp)  # noqa: E702  (last: entity IRIs)
+
+
+def _cors(response) -> None:
+    """Let pages on any origin GET and POST (the API is public and read-only)."""
+    response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    response.headers.setdefault("Access-Control-Expose-Headers", "MLKG-Truncated, X-SPARQL-MaxRows, Retry-After")
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Accept, Content-Type"
+        response.headers["Access-Control-Max-Age"] = "86400"

@@ -1,0 +1,134 @@
+"""Process helpers for tests and the benchmark (Linux /proc): ports a process listens on, its
+descendants and their CPU time, and an Oxigraph server run on 127.0.0.1 with an OS-picked port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def listening_ports(pid: int) -> list[int]:
+    """TCP ports that process `pid` listens on (from /proc; [] when unknown)."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        return []
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and fields[9] in inodes:
+                ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    return sorted(set(ports))
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()
+
+
+def descendants(pid: int) -> list[int]:
+    """All live descendants of `pid`."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields:
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by `pids` (the ones still alive)."""
+    total = 0
+    for pid in pids:
+        fields = _stat(pid)
+        if fields:
+            total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
+
+
+def peak_rss_kb(pids: list[int]) -> int:
+    """Sum of the peak resident set sizes (VmHWM) of `pids`, in KiB."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def oxigraph_binary() -> str:
+    """The `oxigraph` command beside this Python (the PyPI package `oxigraph`)."""
+    candidate = Path(sys.executable).with_name("oxigraph")
+    return str(candidate) if candidate.exists() else "oxigraph"
+
+
+class OxigraphServer:
+    """`oxigraph serve` (or `serve-read-only`) on 127.0.0.1 with a port the OS picks."""
+
+    def __init__(self, location: Path, *, read_only: bool = False, extra: tuple[str, ...] = ()) -> None:
+        self.location, self.read_only, self.extra = Path(location), read_only, extra
+        self.process: subprocess.Popen | None = None
+        self.url = ""
+
+    def start(self, timeout: float = 30.0) -> OxigraphServer:
+        command = "serve-read-only" if self.read_only else "serve"
+        self.process = subprocess.Popen(
+            [oxigraph_binary(), command, "--location", str(self.location), "--bind", "127.0.0.1:0",
+             *self.extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ports = listening_ports(self.process.pid)
+            if ports:
+                self.url = f"http://127.0.0.1:{ports[0]}"
+                return self
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("the Oxigraph server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None
+
+    def __enter__(self) -> OxigraphServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

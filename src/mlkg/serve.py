@@ -1,0 +1,166 @@
+"""`mlkg serve`: the production server — several waitress processes on one listening socket.
+
+The parent binds the socket (port 0 lets the OS pick), prints ``mlkg serving http://HOST:PORT/ ...``
+on one line, and forks `processes` children. Each child builds the app (which starts its own pool of
+query worker processes over the read-only store) and runs waitress with `threads` threads on the
+shared socket. The parent restarts a child that dies and, on SIGTERM or SIGINT, stops them all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+
+from mlkg.config import Settings
+
+log = logging.getLogger("mlkg.serve")
+
+LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How `mlkg serve` runs: address, processes, threads per process (limits live in Settings)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    processes: int = 2
+    threads: int = 8
+    connection_limit: int = 1000
+    channel_timeout: int = 60
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGINT reached the parent."""
+
+
+def ensure_store(settings: Settings, *, echo=print) -> str:
+    """The id of the store in service, building it first when there is none (embedded store only)."""
+    from mlkg.build import build, current_store, load_meta
+    from mlkg.errors import StoreError
+
+    if settings.store_url:
+        return settings.store_url
+    try:
+        return load_meta(current_store(settings)).id
+    except StoreError:
+        echo(f"no built store under {settings.var_dir}; building it first")
+        meta = build(settings, check_sources=settings.sources_dir.is_dir())
+        return meta.id
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (port 0: the OS picks one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def _child(sock: socket.socket, settings: Settings, options: ServeOptions) -> None:
+    """One server process: the app and its query workers, then waitress until SIGTERM."""
+    import waitress
+
+    from mlkg.web import create_app
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
+    app = create_app({"SETTINGS": settings})
+    backend = app.extensions["mlkg"]["backend"]
+
+    def stop(*_: object) -> None:
+        with contextlib.suppress(Exception):
+            backend.close()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    server = waitress.create_server(
+        app, sockets=[sock], threads=options.threads, ident="mlkg",
+        connection_limit=options.connection_limit, channel_timeout=options.channel_timeout,
+        max_request_body_size=max(16 * settings.max_body, 16 * 1024 * 1024),  # Flask answers past max_body clear_untrusted_proxy_headers=True,
+        expose_tracebacks=False)
+    try:
+        server.run()
+    finally:
+        stop()
+
+
+def _fork(sock: socket.socket, settings: Settings, options: ServeOptions) -> int:
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            _child(sock, settings, options)
+        except BaseException:  # a child must never return into the parent's loop
+            logging.getLogger("mlkg.serve").exception("server process failed")
+            code = 1
+        os._exit(code)
+    return pid
+
+
+def serve(settings: Settings, options: ServeOptions, *, echo=print) -> None:
+    """Run the server until SIGTERM or SIGINT (see the module doc)."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
+    store = ensure_store(settings, echo=echo)
+    sock = bind(options.host, options.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    echo(f"mlkg serving http://{shown}:{port}/ (store {store}; {options.processes} processes x "
+         f"{options.threads} threads, {settings.workers} query workers each; "
+         f"query timeout {settings.query_timeout:g} s)")
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+
+    def request_stop(*_: object) -> None:
+        raise _Stop()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    children = {_fork(sock, settings, options) for _ in range(max(1, options.processes))}
+    restarts: list[float] = []
+    try:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            if pid not in children:
+                continue
+            children.discard(pid)
+            log.warning("server process %d exited (status %d); starting another", pid, status)
+            now = time.monotonic()
+            restarts = [t for t in restarts if now - t < 60] + [now]
+            if len(restarts) > 10:
+                log.error("server processes keep failing; stopping")
+                break
+            children.add(_fork(sock, settings, options))
+    except _Stop:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while children and time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid:
+                children.discard(pid)
+            else:
+                time.sleep(0.05)
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        sock.close()

@@ -1,0 +1,198 @@
+"""The SPARQL 1.1 Protocol endpoint (`/sparql`): queries by GET, POST form and POST
+`application/sparql-query`; the service description or the query editor on a GET without a query.
+
+No RDF logic here: `mlkg.sparql` analyses and refuses, the backend runs, `mlkg.servicedesc` describes.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, current_app, render_template, request
+from werkzeug.datastructures import CombinedMultiDict, MIMEAccept, MultiDict
+from werkzeug.exceptions import UnsupportedMediaType
+
+from mlkg.errors import BadRequestError, ForbiddenQueryError, NotAcceptableError
+from mlkg.formats import FORMATS, OutputFormat
+from mlkg.sparql import analyze, check_graph_iri
+
+bp = Blueprint("sparql", __name__, url_prefix="/sparql")
+
+FORM = "application/x-www-form-urlencoded"
+DIRECT = "application/sparql-query"
+UPDATE = "application/sparql-update"
+TRUNCATED_HEADER = "MLKG-Truncated"
+LIMIT_HEADER = "X-SPARQL-MaxRows"
+
+RESULT_CANDIDATES = [f for f in FORMATS if f.kind == "results"]
+GRAPH_CANDIDATES = [f for f in FORMATS if f.kind == "graph"] + [f for f in FORMATS if f.kind == "dataset"]
+CANDIDATES = {"results": RESULT_CANDIDATES, "graph": GRAPH_CANDIDATES}
+#: `format=json` or `format=xml` on a CONSTRUCT means the RDF form of each (what SPARQLWrapper sends).
+GRAPH_ALIASES = {"json": "jsonld", "xml": "rdfxml", "rdf": "rdfxml", "n3": "turtle", "ttl": "turtle"}
+
+
+def _by_type(candidates: list[OutputFormat]) -> dict[str, OutputFormat]:
+    by_type: dict[str, OutputFormat] = {}
+    for fmt in candidates:
+        for media_type in (fmt.media_type, *fmt.aliases):
+            by_type.setdefault(media_type, fmt)
+    return by_type
+
+
+BY_TYPE = {kind: _by_type(c) for kind, c in CANDIDATES.items()}
+LANDING_TYPES = [*BY_TYPE["graph"], "text/html", "application/xhtml+xml"]
+
+
+def choose_format(accept: MIMEAccept, kind: str, override: str | None) -> OutputFormat:
+    """The output format for a `kind` answer: `override` (name, suffix or media type), then Accept.
+
+    :raises NotAcceptableError: listing what is on offer when nothing fits.
+    """
+    candidates = CANDIDATES[kind]
+    if override:
+        key = override.strip().lower()
+        if kind == "graph":
+            key = GRAPH_ALIASES.get(key, key)
+        for fmt in candidates:
+            if key in (fmt.name, fmt.suffix, fmt.media_type):
+                return fmt
+        raise NotAcceptableError(
+            f"Unknown format {override!r} for this query; use one of {[f.name for f in candidates]}",
+            available=[f.media_type for f in candidates])
+    if not accept:
+        return candidates[0]
+    best = accept.best_match(BY_TYPE[kind])
+    if best is None:
+        raise NotAcceptableError(
+            f"Cannot produce {accept.to_header()!r} for this query; available: "
+            f"{[f.media_type for f in candidates]}",
+            available=[f.media_type for f in candidates])
+    return BY_TYPE[kind][best]
+
+
+def _refuse_update() -> None:
+    raise ForbiddenQueryError(
+        "This endpoint is read-only: SPARQL Update is refused and nothing was changed.",
+        keyword="update")
+
+
+def _read_request() -> tuple[list[str], MultiDict]:
+    """The query strings sent and the parameters to read the dataset and format from."""
+    args = request.args
+    if request.method != "POST":
+        if "update" in args:
+            _refuse_update()
+        return args.getlist("query"), args
+    mimetype = request.mimetype
+    if mimetype == FORM:
+        form = request.form
+        if "update" in form or "update" in args:
+            _refuse_update()
+        return form.getlist("query") + args.getlist("query"), CombinedMultiDict([args, form])
+    if mimetype == DIRECT:
+        charset = request.mimetype_params.get("charset")
+        if charset and charset.lower() not in ("utf-8", "utf8"):
+            raise UnsupportedMediaType(
+                f"The query must be sent as UTF-8, not {charset!r} "
+                "(Content-Type: application/sparql-query; charset=utf-8).")
+        try:
+            text = request.get_data(cache=False).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequestError(f"The query body is not valid UTF-8 (byte {exc.start}).") from None
+        return [text, *args.getlist("query")], args
+    if mimetype == UPDATE:
+        _refuse_update()
+    raise UnsupportedMediaType(
+        f"Cannot read a POST body of type {mimetype or 'none'!r}: send the query as "
+        f"{DIRECT!r} or as {FORM!r} with a 'query' field.")
+
+
+def _endpoint() -> Response:
+    """Answer one SPARQL protocol request."""
+    queries, params = _read_request()
+    if not queries:
+        if request.method in ("GET", "HEAD"):
+            return _landing()
+        raise BadRequestError("No query: send it in the 'query' parameter or as the body.",
+                              parameter="query")
+    if len(queries) > 1:
+        raise BadRequestError(f"Send one query per request, not {len(queries)}.", parameter="query")
+    query = queries[0]
+    if not query.strip():
+        raise BadRequestError("The query is empty.", parameter="query")
+    state = current_app.extensions["mlkg"]
+    backend = state["backend"]
+    default_graph = [check_graph_iri(g, "default-graph-uri") for g in params.getlist("default-graph-uri")]
+    named_graphs = [check_graph_iri(g, "named-graph-uri") for g in params.getlist("named-graph-uri")]
+    protocol_dataset = bool(default_graph or named_graphs)
+    info = analyze(query)  # refuses updates, SERVICE and LOAD; the backend checks FROM graphs
+    if info is None:  # not recognisably a query: the engine reports the syntax error
+        fmt = RESULT_CANDIDATES[0]
+    else:
+        fmt = choose_format(request.accept_mimetypes, info.kind, params.get("format") or params.get("output"))
+    result = backend.run(
+        query, result_format=fmt.name, timeout=state["settings"].query_timeout,
+        default_graph=default_graph if protocol_dataset else None,
+        named_graphs=named_graphs if protocol_dataset else None)
+    response = Response(result.body, content_type=_content_type(result.media_type))
+    response.headers["Vary"] = "Accept"
+    if result.truncated:
+        response.headers[TRUNCATED_HEADER] = "true"
+        response.headers[LIMIT_HEADER] = str(state["settings"].result_limit)
+    return response
+
+
+def _content_type(media_type: str) -> str:
+    return f"{media_type}; charset=utf-8" if media_type.startswith("text/") else media_type
+
+
+def _landing() -> Response | str:
+    """GET without a query: the service description (RDF) or, for browsers, the query editor."""
+    accept = request.accept_mimetypes
+    best = accept.best_match(LANDING_TYPES) if accept else "text/turtle"
+    if best in ("text/html", "application/xhtml+xml"):
+        return render_template("sparql/editor.html", formats=FORMATS)
+    if best is None:
+        raise NotAcceptableError(
+            f"Cannot produce {accept.to_header()!r}; the service description is offered as "
+            f"{[f.media_type for f in GRAPH_CANDIDATES]}, the query editor as 'text/html'",
+            available=[f.media_type for f in GRAPH_CANDIDATES] + ["text/html"])
+    fmt = BY_TYPE["graph"][best]
+    override = request.args.get("format")
+    if override:
+        fmt = choose_format(accept, "graph", override)
+    return _service_description(fmt)
+
+
+def _service_description(fmt: OutputFormat) -> Response:
+    from mlkg.servicedesc import describe_service
+
+    state = current_app.extensions["mlkg"]
+    endpoint = request.base_url.rstrip("/")
+    cache = state.setdefault("sparql_sd_cache", {})
+    key = (endpoint, fmt.name)
+    if key not in cache:
+        backend = state["backend"]
+        settings = state["settings"]
+        triples = backend.info().get("triples")
+        graph = describe_service(endpoint, backend.graphs(),
+                                 default_triples=triples if isinstance(triples, int) else None,
+                                 timeout=settings.query_timeout, result_limit=settings.result_limit)
+        cache[key] = graph.serialize(format=fmt.rdflib_format or fmt.name, encoding="utf-8")
+    response = Response(cache[key], content_type=_content_type(fmt.media_type))
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+bp.add_url_rule("", "endpoint", _endpoint, methods=["GET", "POST"])
+bp.add_url_rule("/", "endpoint_slash", _endpoint, methods=["GET", "POST"])
+
+
+def register(app: Flask) -> None:
+    """Register the blueprint and open the backend the settings ask for (once per app)."""
+    from mlkg.backends import open_backend
+
+    state = app.extensions["mlkg"]
+    if "backend" not in state:
+        state["backend"] = app.config.get("BACKEND") or open_backend(state["settings"])
+    backend = state["backend"]
+    state.setdefault("health", backend.info)
+    app.register_blueprint(bp)

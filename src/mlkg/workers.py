@@ -1,0 +1,291 @@
+"""A pool of query worker processes, each holding the built store open read-only.
+
+Why processes: pyoxigraph cannot be interrupted (it ignores signals during a query), and a thread
+stuck in a runaway query cannot be stopped. So each query runs in a worker process; when it passes
+its time limit the worker is killed (SIGKILL: the CPU work stops at once), the client is answered,
+and a fresh worker takes its place (a worker starts in well under 0.1 s).
+
+Workers are plain subprocesses (`python -m mlkg.workers STORE FD`), started by one long-lived thread
+so that Linux's parent-death signal kills them if the front process dies. Messages are pickled
+`engine.Request` objects one way and ("ok", RunResult) or ("error", class name, detail, extra) the
+other, framed by `multiprocessing.connection.Connection` over a socket pair.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from mlkg.engine import Request, RunResult
+
+log = logging.getLogger("mlkg.workers")
+
+READY_TIMEOUT = 60.0
+
+
+def _set_death_signal(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies; exit now if it already has."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def worker_main(store_dir: str, fd: int, parent: int) -> None:
+    """The loop of one worker process: open the store, then answer requests until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _set_death_signal(parent)
+    import pyoxigraph as ox
+
+    from mlkg.engine import error_tuple, execute
+
+    conn = Connection(fd)
+    try:
+        store = ox.Store.read_only(store_dir)
+    except OSError as exc:
+        conn.send_bytes(pickle.dumps(("error", "StoreError", f"cannot open the store at {store_dir}: "
+                                      f"{exc}; run `mlkg build`", {})))
+        return
+    conn.send_bytes(pickle.dumps(("ready", os.getpid())))
+    loads, dumps, recv, send = pickle.loads, pickle.dumps, conn.recv_bytes, conn.send_bytes
+    while True:
+        try:
+            request = loads(recv())
+        except (EOFError, OSError):
+            return
+        try:
+            reply = ("ok", execute(store, request))
+        except BaseException as exc:  # every failure goes back to the front as a message
+            reply = ("error", *error_tuple(exc))
+        send(dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+class _Worker:
+    """A worker process and the front's end of its pipe."""
+
+    __slots__ = ("conn", "pid", "process", "served")
+
+    def __init__(self, process: subprocess.Popen, conn: Connection) -> None:
+        self.process, self.conn, self.pid, self.served = process, conn, process.pid, 0
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        with contextlib.suppress(OSError):
+            self.conn.close()
+
+
+class WorkerGone(Exception):
+    """The worker died while running a query (crash, out of memory, or killed)."""
+
+
+class QueryTimeout(Exception):
+    """The query ran past its limit; the worker has been killed."""
+
+
+class PoolBusy(Exception):
+    """No worker became free in time."""
+
+
+class PoolError(Exception):
+    """A worker reported an error: (class name, detail, extra)."""
+
+    def __init__(self, name: str, detail: str, extra: dict) -> None:
+        super().__init__(detail)
+        self.name, self.detail, self.extra = name, detail, extra
+
+
+class WorkerPool:
+    """`size` worker processes over the store at `store_dir`; `run` sends one request to a free one."""
+
+    def __init__(self, store_dir: Path | str, size: int = 2) -> None:
+        if size < 1:
+            raise ValueError("a worker pool needs at least one worker")
+        self.store_dir = str(store_dir)
+        self.size = size
+        self._spawn_requests: queue.Queue[queue.Queue | None] = queue.Queue()
+        self._spawner = threading.Thread(target=self._spawn_loop, name="mlkg-worker-spawner",
+                                         daemon=True)
+        self._spawner.start()
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self._all: set[_Worker] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self.killed = 0
+        workers = [self._start() for _ in range(size)]
+        for worker in workers:
+            self._ready(worker)
+            self._idle.put(worker)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def _spawn_loop(self) -> None:
+        """Start worker processes on request, from this one long-lived thread (see module doc)."""
+        while True:
+            reply = self._spawn_requests.get()
+            if reply is None:
+                while True:  # answer anyone still waiting, then stop
+                    try:
+                        late = self._spawn_requests.get_nowait()
+                    except queue.Empty:
+                        return
+                    if late is not None:
+                        late.put(OSError("the worker pool is closed"))
+            try:
+                reply.put(self._popen())
+            except OSError as exc:
+                reply.put(exc)
+
+    def _popen(self) -> _Worker:
+        ours, theirs = socket.socketpair()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mlkg.workers", self.store_dir, str(theirs.fileno()),
+                 str(os.getpid())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, close_fds=True)
+        finally:
+            theirs.close()
+        return _Worker(process, Connection(ours.detach()))
+
+    def _start(self) -> _Worker:
+        if self._closed:
+            raise PoolError("StoreError", "the worker pool is closed", {})
+        reply: queue.Queue = queue.Queue()
+        self._spawn_requests.put(reply)
+        worker = reply.get()
+        if isinstance(worker, OSError):
+            raise PoolError("StoreError", f"cannot start a query worker: {worker}", {})
+        with self._lock:
+            self._all.add(worker)
+        return worker
+
+    def _ready(self, worker: _Worker) -> None:
+        """Wait for the worker's greeting; raise PoolError if it could not open the store."""
+        if not worker.conn.poll(READY_TIMEOUT):
+            self._discard(worker)
+            raise PoolError("StoreError", f"a query worker did not start within {READY_TIMEOUT:.0f} s", {})
+        try:
+            message = pickle.loads(worker.conn.recv_bytes())
+        except (EOFError, OSError) as exc:
+            self._discard(worker)
+            raise PoolError("StoreError", f"a query worker died while starting: {exc}", {}) from exc
+        if message[0] != "ready":
+            self._discard(worker)
+            raise PoolError(*message[1:])
+
+    def _discard(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._lock:
+            self._all.discard(worker)
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill `worker` and start another in the background."""
+        self._discard(worker)
+        if self._closed:
+            return
+
+        def start() -> None:
+            try:
+                fresh = self._start()
+                self._ready(fresh)
+            except PoolError as exc:
+                if not self._closed:
+                    log.error("could not replace a query worker: %s", exc.detail)
+                return
+            if self._closed:
+                self._discard(fresh)
+            else:
+                self._idle.put(fresh)
+
+        threading.Thread(target=start, name="mlkg-worker-replace", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop every worker."""
+        self._closed = True
+        with self._lock:
+            workers = list(self._all)
+        for worker in workers:
+            self._discard(worker)
+        self._spawn_requests.put(None)
+
+    @property
+    def pids(self) -> list[int]:
+        """The process ids of the live workers."""
+        with self._lock:
+            return sorted(w.pid for w in self._all)
+
+    # ------------------------------------------------------------ running
+
+    def run(self, request: Request, timeout: float | None) -> RunResult:
+        """Run `request` in a free worker, waiting at most `timeout` s for one and `timeout` s for it.
+
+        :raises PoolBusy: when no worker is free in time.
+        :raises QueryTimeout: when the query runs past `timeout` (its worker is killed and replaced).
+        :raises WorkerGone: when the worker died.
+        :raises PoolError: for an error the worker reported.
+        """
+        if self._closed:
+            raise PoolError("StoreError", "the query workers have been stopped", {})
+        try:
+            worker = self._idle.get(timeout=timeout)
+        except queue.Empty:
+            raise PoolBusy() from None
+        try:
+            worker.conn.send_bytes(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
+            answered = timeout is None or worker.conn.poll(timeout)
+            data = worker.conn.recv_bytes() if answered else b""
+        except (EOFError, OSError) as exc:
+            self._replace(worker)
+            raise WorkerGone(str(exc)) from exc
+        except BaseException:  # interrupted mid-request: the worker's state is unknown
+            self._replace(worker)
+            raise
+        if not answered:
+            self.killed += 1
+            self._replace(worker)
+            raise QueryTimeout()
+        reply = pickle.loads(data)
+        worker.served += 1
+        self._idle.put(worker)
+        if reply[0] == "ok":
+            return reply[1]
+        raise PoolError(*reply[1:])
+
+
+def wait_for_exit(pids: list[int], timeout: float = 5.0) -> bool:
+    """True once none of `pids` is alive (polls; for tests and shutdown)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in pids:
+            try:
+                os.kill(pid, 0)
+                alive.append(pid)
+            except ProcessLookupError:
+                continue
+        if not alive:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+if __name__ == "__main__":
+    worker_main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

@@ -1,0 +1,110 @@
+"""Test helpers: build a store from RDF files, and run the real `mlkg serve` in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import pyoxigraph as ox
+import requests
+
+from mlkg.build import StoreMeta, content_hash, install_store
+from mlkg.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def build_from_files(var_dir: Path, graphs: Mapping[str, Path], *, union_default: bool = True) -> StoreMeta:
+    """Install a store under `var_dir` with one named graph per file (graph IRI -> file), the default
+    graph holding their union, as `mlkg build` lays it out (blank nodes kept as they are)."""
+    quads: list[ox.Quad] = []
+    for graph, path in graphs.items():
+        fmt = ox.RdfFormat.from_extension(path.suffix.lstrip("."))
+        for quad in ox.parse(path=str(path), format=fmt, base_iri=path.as_uri()):
+            quads.append(ox.Quad(quad.subject, quad.predicate, quad.object, ox.NamedNode(graph)))
+    union = {(q.subject, q.predicate, q.object) for q in quads} if union_default else set()
+    quads += [ox.Quad(s, p, o, ox.DefaultGraph()) for s, p, o in union]
+    digest = content_hash([str(q) for q in quads])
+    meta = StoreMeta(id=digest[:16], content_hash=digest, triples=len(union), quads=len(quads),
+                     graphs=len(graphs), built_at=time.time())
+
+    def fill(path: Path) -> None:
+        store = ox.Store(str(path))
+        store.bulk_extend(quads)
+        store.flush()
+        del store
+
+    install_store(Settings().with_overrides(var_dir=Path(var_dir)), meta.id, fill, meta)
+    return meta
+
+
+class LiveServer:
+    """`python -m mlkg serve --port 0` on 127.0.0.1 over the store in `var_dir`; `url` once started."""
+
+    def __init__(self, var_dir: Path, *, env: Mapping[str, str] | None = None, args: tuple[str, ...] = (),
+                 start_timeout: float = 60.0) -> None:
+        self.var_dir, self.extra_env, self.args = Path(var_dir), dict(env or {}), args
+        self.start_timeout = start_timeout
+        self.url = ""
+        self.process: subprocess.Popen | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix="mlkg-serve-", suffix=".log", delete=False)  # noqa: SIM115
+
+    def start(self) -> LiveServer:
+        env = {**os.environ, "MLKG_VAR": str(self.var_dir), **self.extra_env}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mlkg", "serve", "--host", "127.0.0.1", "--port", "0", *self.args],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
+            start_new_session=True)
+        deadline = time.monotonic() + self.start_timeout
+        assert self.process.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            if line.startswith("mlkg serving "):
+                self.url = line.split()[2].rstrip("/")
+                break
+        if not self.url:
+            self.stop()
+            raise RuntimeError(f"mlkg serve did not start:\n{self.read_log()}")
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"mlkg serve never answered /health:\n{self.read_log()}")
+
+    def read_log(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        if self.process.stdout:
+            self.process.stdout.close()
+        self.process = None
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)

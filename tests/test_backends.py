@@ -1,0 +1,241 @@
+"""Backends: the embedded store, the worker pool (time limit, kill, replace, cache) and a remote
+SPARQL store (a real Oxigraph server started here on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from rdflib import Literal, URIRef
+
+from _live import build_from_files
+from mlkg import _results
+from mlkg._procs import OxigraphServer, cpu_seconds
+from mlkg.backends import EmbeddedBackend, PooledBackend, RemoteBackend, bind_remote, load_remote
+from mlkg.errors import ForbiddenQueryError, QueryTimeoutError, SparqlSyntaxError
+from mlkg.workers import wait_for_exit
+
+TESTS = Path(__file__).resolve().parent
+FIXTURE = TESTS / "data" / "sparql" / "fixture.ttl"
+EXTRA = TESTS / "data" / "sparql" / "extra.ttl"
+W3C = TESTS.parents[1] / "shared" / "w3c" / "sparql11"
+G_FIXTURE = "https://w3id.org/mlkg/graph/test/fixture"
+G_EXTRA = "https://w3id.org/mlkg/graph/test/extra"
+MLE = "https://w3id.org/mlkg/role/ml-engineer"
+CROSS_JOIN = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    var = tmp_path_factory.mktemp("var")
+    build_from_files(var, {G_FIXTURE: FIXTURE, G_EXTRA: EXTRA})
+    return (var / "current").resolve()
+
+
+@pytest.fixture(scope="module")
+def embedded(store_dir: Path) -> EmbeddedBackend:
+    return EmbeddedBackend(store_dir, base_iri="https://w3id.org/mlkg/")
+
+
+@pytest.fixture(scope="module")
+def pooled(store_dir: Path):
+    backend = PooledBackend(store_dir, workers=2, timeout=1.5, limit=50, base_iri="https://w3id.org/mlkg/")
+    yield backend
+    backend.close()
+
+
+def _bindings(body: bytes) -> list[dict]:
+    return json.loads(body)["results"]["bindings"]
+
+
+def test_result_writers_match_pyoxigraph_byte_for_byte() -> None:
+    store = ox.Store()
+    for name in ("csv-tsv-res/data.ttl", "csv-tsv-res/data2.ttl", "json-res/data.ttl"):
+        store.load(path=str(W3C / name), format=ox.RdfFormat.TURTLE)
+    tricky = ox.Literal('hé "q" <a> & \n\t\r\\ \x01, x', language="en-GB")
+    store.add(ox.Quad(ox.NamedNode("http://x/a"), ox.NamedNode("http://x/b"), tricky))
+    store.add(ox.Quad(ox.NamedNode("http://x/a"), ox.NamedNode("http://x/b"), ox.Literal("x,\"y\"\r\nz")))
+    queries = ["SELECT ?s ?o ?unbound WHERE { ?s ?p ?o } ORDER BY ?s ?o", "SELECT * {}",
+               "SELECT * { ?s ?p ?o } LIMIT 0", 'SELECT ?x {} VALUES ?x { 1 2.5 1e3 true "a"@en-us }',
+               "SELECT ?s (COUNT(*) AS ?n) { ?s ?p ?o } GROUP BY ?s"]
+    for query in queries:
+        for name, fmt in (("json", ox.QueryResultsFormat.JSON), ("xml", ox.QueryResultsFormat.XML),
+                          ("csv", ox.QueryResultsFormat.CSV), ("tsv", ox.QueryResultsFormat.TSV)):
+            expected = store.query(query).serialize(format=fmt)
+            solutions = store.query(query)
+            ours = _results.write_solutions([v.value for v in solutions.variables], list(solutions), name)
+            assert ours == expected, (query, name)
+    for ask in ("ASK {}", "ASK { ?s <http://nothing/> ?o }"):
+        for name, fmt in (("json", ox.QueryResultsFormat.JSON), ("xml", ox.QueryResultsFormat.XML)):
+            assert _results.write_boolean(bool(store.query(ask)), name) == store.query(ask).serialize(format=fmt)
+
+
+def test_embedded_runs_each_form_in_each_format(embedded: EmbeddedBackend) -> None:
+    select = embedded.run(f"SELECT ?label WHERE {{ <{MLE}> <http://www.w3.org/2000/01/rdf-schema#label> ?label }}",
+                          result_format="json")
+    assert select.form == "SELECT" and select.media_type == "application/sparql-results+json"
+    assert _bindings(select.body) == [{"label": {"type": "literal", "value": "machine learning engineer",
+                                                 "xml:lang": "en"}}]
+    ask = embedded.run("ASK { <role/data-scientist> a ?type }", result_format="xml")
+    assert ask.form == "ASK" and b"<boolean>true</boolean>" in ask.body
+    construct = embedded.run("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(?s = <role/data-scientist>) }",
+                             result_format="turtle")
+    assert construct.media_type == "text/turtle"
+    graph = ox.Store()
+    graph.load(construct.body, format=ox.RdfFormat.TURTLE)
+    assert len(graph) == 3
+    quads = embedded.run("DESCRIBE <role/data-scientist>", result_format="nquads")
+    assert quads.media_type == "application/n-quads" and quads.body.count(b" .\n") == 3
+
+
+def test_substitutions_bind_rdflib_terms(embedded: EmbeddedBackend) -> None:
+    query = "SELECT ?s ?label WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?label }"
+    result = embedded.run(query, result_format="json", substitutions={"s": URIRef(MLE)})
+    assert [b["label"]["value"] for b in _bindings(result.body)] == ["machine learning engineer"]
+    by_label = embedded.run(query, result_format="json",
+                            substitutions={"label": Literal("data scientist", lang="en")})
+    assert [b["s"]["value"] for b in _bindings(by_label.body)] == ["https://w3id.org/mlkg/role/data-scientist"]
+
+
+def test_protocol_dataset_replaces_the_default_graph(embedded: EmbeddedBackend) -> None:
+    query = "ASK { <extra/only-here> ?p ?o }"
+    assert b"true" in embedded.run(query, result_format="json").body  # default graph = union
+    assert b"false" in embedded.run(query, result_format="json", default_graph=[G_FIXTURE], named_graphs=[]).body
+    assert b"true" in embedded.run(query, result_format="json", default_graph=[G_EXTRA], named_graphs=[]).body
+    named = "ASK { GRAPH ?g { <extra/only-here> ?p ?o } }"
+    assert b"false" in embedded.run(named, result_format="json", default_graph=[], named_graphs=[G_FIXTURE]).body
+    assert embedded.graphs() == {G_FIXTURE: pytest.approx(embedded.graphs()[G_FIXTURE]), G_EXTRA: 1}
+
+
+def test_answers_are_cut_at_the_limit(embedded: EmbeddedBackend) -> None:
+    query = "SELECT ?s WHERE { ?s a <https://w3id.org/mlkg/def/Skill> }"
+    full = embedded.run(query, result_format="json")
+    assert len(_bindings(full.body)) == 60 and not full.truncated
+    cut = embedded.run(query, result_format="csv", limit=10)
+    assert cut.truncated and cut.body.count(b"\r\n") == 11
+    exact = embedded.run(query, result_format="json", limit=60)
+    assert not exact.truncated
+    graph = embedded.run("CONSTRUCT WHERE { ?s ?p ?o }", result_format="ntriples", limit=5)
+    assert graph.truncated and graph.body.count(b"\n") == 5
+
+
+def test_syntax_errors_name_line_and_column(embedded: EmbeddedBackend) -> None:
+    with pytest.raises(SparqlSyntaxError) as caught:
+        embedded.run("SELECT *\nWHERE { ?s ?p }", result_format="json")
+    assert caught.value.extra["line"] == 2
+    assert "error at 2:" in caught.value.detail
+
+
+def test_pool_answers_like_the_embedded_store(pooled: PooledBackend, embedded: EmbeddedBackend) -> None:
+    query = "SELECT ?s ?o WHERE { ?s <https://w3id.org/mlkg/def/relatedRole> ?o } ORDER BY ?s"
+    assert pooled.run(query, result_format="tsv").body == embedded.run(query, result_format="tsv").body
+    with pytest.raises(SparqlSyntaxError):
+        pooled.run("SELECT * WHERE {", result_format="json")
+    assert pooled.graphs()[G_EXTRA] == 1
+    assert pooled.run("SELECT ?s { ?s ?p ?o }", result_format="json").truncated  # limit 50
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * WHERE { SERVICE <http://127.0.0.1:1/sparql> { ?s ?p ?o } }",
+    "SELECT * FROM <file:///etc/passwd> WHERE { ?s ?p ?o }",
+    "INSERT DATA { <http://ex/a> <http://ex/b> <http://ex/c> }",
+])
+def test_every_backend_refuses_unsafe_queries_itself(pooled: PooledBackend, embedded: EmbeddedBackend,
+                                                     query: str) -> None:
+    for backend in (pooled, embedded):
+        with pytest.raises(ForbiddenQueryError):
+            backend.run(query, result_format="json")
+
+
+def test_select_star_columns_follow_the_query(embedded: EmbeddedBackend) -> None:
+    body = embedded.run("SELECT * WHERE { ?s <https://w3id.org/mlkg/def/relatedRole> ?other }",
+                        result_format="json").body
+    assert json.loads(body)["head"]["vars"] == ["s", "other"]
+    csv_body = embedded.run("SELECT * WHERE { ?s <https://w3id.org/mlkg/def/relatedRole> ?other } ORDER BY ?s",
+                            result_format="csv").body
+    assert csv_body.splitlines()[:2] == [b"s,other", b"https://w3id.org/mlkg/role/data-scientist,"
+                                         b"https://w3id.org/mlkg/role/ml-engineer"]
+
+
+def test_pool_caches_answers_per_request(pooled: PooledBackend) -> None:
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    assert pooled.cache is not None
+    first = pooled.run(query, result_format="json")
+    hits = pooled.cache.hits
+    again = pooled.run(query, result_format="json")
+    assert again.body == first.body and pooled.cache.hits == hits + 1
+    pooled.run(query, result_format="xml")  # another format is another answer
+    assert pooled.cache.hits == hits + 1
+
+
+def test_runaway_query_is_killed_at_the_limit_and_the_pool_keeps_serving(pooled: PooledBackend) -> None:
+    before = pooled.pool.pids
+    answers: dict[str, object] = {}
+
+    def runaway() -> None:
+        started = time.monotonic()
+        try:
+            pooled.run(CROSS_JOIN, result_format="json")
+        except QueryTimeoutError as exc:
+            answers["error"] = exc
+        answers["elapsed"] = time.monotonic() - started
+
+    thread = threading.Thread(target=runaway)
+    thread.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    quick = pooled.run("ASK { <role/ml-engineer> ?p ?o }", result_format="json")
+    assert b"true" in quick.body and time.monotonic() - started < 1.0  # served while the runaway runs
+    thread.join(timeout=10)
+    assert isinstance(answers.get("error"), QueryTimeoutError)
+    assert answers["error"].status == 503  # type: ignore[attr-defined]
+    assert 1.4 <= answers["elapsed"] < 3.0  # type: ignore[operator]
+    killed = [pid for pid in before if pid not in pooled.pool.pids]
+    assert len(killed) == 1 and wait_for_exit(killed, timeout=2)
+    time.sleep(0.5)  # the replacement starts in the background
+    workers = pooled.pool.pids
+    assert len(workers) == 2
+    used = cpu_seconds(workers)
+    time.sleep(1.0)
+    assert cpu_seconds(workers) - used < 0.2  # no CPU burnt after the answer
+    assert b"true" in pooled.run("ASK { ?s ?p ?o }", result_format="json").body
+
+
+def test_bind_remote_puts_values_inside_the_where_group() -> None:
+    query = 'PREFIX ex: <http://ex/> SELECT ?x WHERE { ?x ex:p ?v . FILTER(?v != "}") }'
+    bound = bind_remote(query, (("v", ("literal", 'a"}b', None, "en")),))
+    assert bound == ('PREFIX ex: <http://ex/> SELECT ?x WHERE { VALUES (?v) { ("a\\"}b"@en) } '
+                     '?x ex:p ?v . FILTER(?v != "}") }')
+
+
+def test_remote_backend_on_a_real_oxigraph_server(tmp_path: Path, store_dir: Path,
+                                                  embedded: EmbeddedBackend) -> None:
+    with OxigraphServer(tmp_path / "oxigraph") as server:
+        written = load_remote(store_dir, f"{server.url}/query")
+        assert written == 3  # two named graphs and the default graph
+        remote = RemoteBackend(f"{server.url}/query", timeout=5, limit=50,
+                               base_iri="https://w3id.org/mlkg/")
+        try:
+            query = "SELECT ?s ?o WHERE { ?s <https://w3id.org/mlkg/def/relatedRole> ?o } ORDER BY ?s"
+            assert remote.run(query, result_format="tsv").body == embedded.run(query, result_format="tsv").body
+            assert remote.graphs() == embedded.graphs()
+            assert b"true" in remote.run("ASK { <role/ml-engineer> ?p ?o }", result_format="json").body
+            only_fixture = remote.run("ASK { <extra/only-here> ?p ?o }", result_format="json",
+                                      default_graph=[G_FIXTURE], named_graphs=[])
+            assert b"false" in only_fixture.body
+            bound = remote.run("SELECT ?label WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?label }",
+                               result_format="json", substitutions={"s": URIRef(MLE)})
+            assert [b["label"]["value"] for b in _bindings(bound.body)] == ["machine learning engineer"]
+            graph = remote.run("DESCRIBE <role/data-scientist>", result_format="turtle")
+            parsed = ox.Store()
+            parsed.load(graph.body, format=ox.RdfFormat.TURTLE)
+            assert len(parsed) == 3
+            assert remote.run("SELECT ?s { ?s ?p ?o }", result_format="json").truncated
+            with pytest.raises(SparqlSyntaxError):
+                remote.run("SELECT * WHERE {", result_format="json")
+        finally:
+            remote.close()

@@ -1,0 +1,360 @@
+"""Dumps: lossless round trips in all six formats, streaming, the CLI and the HTTP routes."""
+
+from __future__ import annotations
+
+import gzip
+import inspect
+import io
+import tracemalloc
+
+import pyoxigraph as ox
+import pytest
+from rdflib import BNode, Dataset, Graph
+from rdflib.compare import isomorphic
+
+from exports_helpers import (
+    FIXTURE,
+    build_store,
+    default_graph,
+    fixture_build,
+    named_graphs,
+    open_read_only,
+    rdflib_dataset_graphs,
+    rdflib_graph,
+)
+from mlkg import exports, jsonld, void
+from mlkg.cli import cli
+from mlkg.errors import ParameterError
+
+RDFLIB_FORMATS = {"ttl": "turtle", "jsonld": "json-ld", "nt": "nt", "rdf": "xml", "trig": "trig", "nq": "nquads"}
+OX_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "jsonld": ox.RdfFormat.JSON_LD, "nt": ox.RdfFormat.N_TRIPLES,
+              "rdf": ox.RdfFormat.RDF_XML, "trig": ox.RdfFormat.TRIG, "nq": ox.RdfFormat.N_QUADS}
+SUFFIXES = [e.suffix for e in exports.EXPORTS]
+
+
+@pytest.fixture(scope="module")
+def fixture(tmp_path_factory):
+    settings, meta = fixture_build(str(tmp_path_factory.getbasetemp() / "exports-var"))
+    store = open_read_only(settings)
+    return settings, meta, store
+
+
+@pytest.fixture(scope="module")
+def about(fixture):
+    settings, meta, store = fixture
+    return exports.description(settings, store, meta)
+
+
+@pytest.fixture(scope="module")
+def app(fixture):
+    from mlkg.web import create_app
+
+    return create_app({"TESTING": True, "SETTINGS": fixture[0]})
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+def dump(store, suffix, description=()) -> bytes:
+    out = io.BytesIO()
+    exports.write_export(store, exports.export_for(suffix), out, description=description)
+    return out.getvalue()
+
+
+def parse_ox(body: bytes, suffix: str) -> list[ox.Quad]:
+    return list(ox.parse(body, OX_FORMATS[suffix]))
+
+
+# ---------------------------------------------------------------- the table
+
+def test_the_six_formats_are_offered_with_their_media_types():
+    assert {e.suffix: e.media_type for e in exports.EXPORTS} == {
+        "ttl": "text/turtle", "jsonld": "application/ld+json", "nt": "application/n-triples",
+        "rdf": "application/rdf+xml", "trig": "application/trig", "nq": "application/n-quads"}
+    assert {e.suffix for e in exports.EXPORTS if e.dataset} == {"trig", "nq"}
+
+
+def test_unknown_format_names_the_formats_on_offer():
+    with pytest.raises(ParameterError) as info:
+        exports.export_for("xlsx")
+    assert "'xlsx'" in info.value.detail and "ttl" in info.value.detail and info.value.status == 400
+
+
+# ---------------------------------------------------------------- no loss (exact terms, via pyoxigraph)
+
+@pytest.mark.parametrize("suffix", ["ttl", "jsonld", "nt", "rdf"])
+def test_graph_dump_gives_back_exactly_the_default_graph_and_the_description(fixture, about, suffix):
+    _, _, store = fixture
+    parsed = {q.triple for q in parse_ox(dump(store, suffix, about), suffix)}
+    assert parsed == default_graph(store) | set(about)
+
+
+@pytest.mark.parametrize("suffix", ["trig", "nq"])
+def test_dataset_dump_keeps_each_file_in_its_named_graph(fixture, about, suffix):
+    _, _, store = fixture
+    quads = parse_ox(dump(store, suffix, about), suffix)
+    graphs: dict[str, set] = {}
+    for q in quads:
+        graphs.setdefault("" if q.graph_name == ox.DefaultGraph() else q.graph_name.value, set()).add(q.triple)
+    assert graphs.pop("") == set(about)
+    assert graphs == named_graphs(store)
+    assert set().union(*graphs.values()) == default_graph(store)  # the union is the other dumps' graph
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_dump_without_description_is_the_store_alone(fixture, suffix):
+    _, _, store = fixture
+    quads = parse_ox(dump(store, suffix), suffix)
+    if exports.export_for(suffix).dataset:
+        assert {(q.graph_name.value, q.triple) for q in quads} == {
+            (g, t) for g, ts in named_graphs(store).items() for t in ts}
+    else:
+        assert {q.triple for q in quads} == default_graph(store)
+
+
+# ---------------------------------------------------------------- no loss (a second parser: rdflib)
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_rdflib_reads_every_dump_as_the_built_graph(fixture, about, suffix):
+    _, _, store = fixture
+    body = dump(store, suffix, about)
+    if exports.export_for(suffix).dataset:
+        parsed = rdflib_dataset_graphs(Dataset().parse(data=body, format=RDFLIB_FORMATS[suffix]))
+        assert isomorphic(parsed.pop(""), rdflib_graph(about))
+        expected = named_graphs(store)
+        assert set(parsed) == set(expected)
+        for name, triples in expected.items():
+            assert isomorphic(parsed[name], rdflib_graph(triples)), name
+    else:
+        parsed = Graph().parse(data=body, format=RDFLIB_FORMATS[suffix])
+        assert isomorphic(parsed, rdflib_graph(default_graph(store) | set(about)))
+
+
+def test_fixture_values_survive_by_name(fixture, about):
+    """The cases the round trips must cover are really in the fixture store (and come back)."""
+    _, _, store = fixture
+    triples = {q.triple for q in parse_ox(dump(store, "jsonld", about), "jsonld")}
+    literals = {t.object for t in triples if isinstance(t.object, ox.Literal)}
+    assert ox.Literal("Aurélien Géron", language="en") in literals
+    assert ox.Literal("オーレリアン・ジェロン", language="ja") in literals
+    assert ox.Literal("ingénieur en apprentissage automatique", language="fr-ca") in literals \
+        or ox.Literal("ingénieur en apprentissage automatique", language="fr-CA") in literals
+    xsd = "http://www.w3.org/2001/XMLSchema#"
+    assert ox.Literal("007", datatype=ox.NamedNode(xsd + "integer")) in literals
+    assert ox.Literal("1", datatype=ox.NamedNode(xsd + "boolean")) in literals
+    assert ox.Literal("abc", datatype=ox.NamedNode("https://example.org/custom#type")) in literals
+    assert ox.Literal("") in literals and ox.Literal("42") in literals
+    assert any("\n" in lit.value and "\\" in lit.value and '"' in lit.value for lit in literals)
+
+
+# ---------------------------------------------------------------- blank nodes (a store that has them)
+
+@pytest.fixture(scope="module")
+def blank_store():
+    """A store with blank nodes in the default graph and in named graphs (the built store has none)."""
+    store = ox.Store()
+    people = (FIXTURE / "people.ttl").read_bytes()
+    for q in ox.parse(people, ox.RdfFormat.TURTLE, base_iri="https://w3id.org/mlkg/"):
+        store.add(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph()))
+        store.add(ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode("https://w3id.org/mlkg/graph/x/people")))
+    assert any(isinstance(q.subject, ox.BlankNode) for q in store)
+    return store
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_blank_nodes_round_trip(blank_store, suffix):
+    body = dump(blank_store, suffix)
+    if exports.export_for(suffix).dataset:
+        parsed = rdflib_dataset_graphs(Dataset().parse(data=body, format=RDFLIB_FORMATS[suffix]))
+        expected = named_graphs(blank_store)
+        assert set(parsed) == set(expected)
+        for name, triples in expected.items():
+            assert isomorphic(parsed[name], rdflib_graph(triples))
+    else:
+        parsed = Graph().parse(data=body, format=RDFLIB_FORMATS[suffix])
+        assert isomorphic(parsed, rdflib_graph(default_graph(blank_store)))
+        assert any(isinstance(s, BNode) for s in parsed.subjects())
+
+
+# ---------------------------------------------------------------- bounded memory
+
+def test_jsonld_writer_streams_in_bounded_memory():
+    """Python-side memory of the JSON-LD writer does not grow with the number of triples."""
+    def triples(n):
+        label = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
+        for i in range(n):
+            yield ox.Triple(ox.NamedNode(f"https://w3id.org/mlkg/x/{i}"), label, ox.Literal(f"thing {i} é", language="en"))
+
+    class Sink(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, b):
+            return len(b)
+
+    peaks = []
+    for n in (2_000, 40_000):
+        tracemalloc.start()
+        jsonld.write_jsonld(triples(n), Sink())
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < peaks[0] * 3 + 200_000, peaks  # 20× the triples, far less than 20× the memory
+
+
+def test_export_streams_from_the_store_lazily(fixture):
+    """The writer pulls triples from the store as it goes (generators, never a list of the graph)."""
+    _, _, store = fixture
+    assert inspect.isgenerator(exports.graph_triples(store))
+    assert inspect.isgenerator(exports.named_graph_quads(store))
+
+
+# ---------------------------------------------------------------- the CLI
+
+def test_cli_exports_to_stdout(fixture, cli_runner):
+    settings, _, store = fixture
+    result = cli_runner.invoke(cli, ["export", "--format", "nt", "--no-description"],
+                               env={"MLKG_VAR": str(settings.var_dir)})
+    assert result.exit_code == 0, result.output
+    assert {q.triple for q in ox.parse(result.stdout_bytes, ox.RdfFormat.N_TRIPLES)} == default_graph(store)
+
+
+def test_cli_exports_to_a_file_with_the_format_from_its_suffix(fixture, cli_runner, tmp_path):
+    settings, _, store = fixture
+    target = tmp_path / "graph.trig"
+    result = cli_runner.invoke(cli, ["export", "-o", str(target)], env={"MLKG_VAR": str(settings.var_dir)})
+    assert result.exit_code == 0, result.output
+    quads = list(ox.parse(target.read_bytes(), ox.RdfFormat.TRIG))
+    assert {q.graph_name.value for q in quads if q.graph_name != ox.DefaultGraph()} == set(named_graphs(store))
+    assert not list(tmp_path.glob(".*part"))
+
+
+def test_cli_rejects_an_unknown_format(fixture, cli_runner):
+    result = cli_runner.invoke(cli, ["export", "--format", "xlsx"], env={"MLKG_VAR": str(fixture[0].var_dir)})
+    assert result.exit_code == 1
+    assert "unknown export format 'xlsx'" in result.output and "Traceback" not in result.output
+
+
+def test_cli_without_a_store_says_to_build(cli_runner, tmp_path):
+    result = cli_runner.invoke(cli, ["export"], env={"MLKG_VAR": str(tmp_path / "empty")})
+    assert result.exit_code == 1 and "mlkg build" in result.output
+
+
+# ---------------------------------------------------------------- HTTP
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_http_dump_has_media_type_disposition_and_validators(client, fixture, about, suffix):
+    settings, meta, store = fixture
+    response = client.get(f"/export.{suffix}")
+    assert response.status_code == 200
+    export = exports.export_for(suffix)
+    assert response.mimetype == export.media_type
+    assert response.headers["Content-Disposition"] == f"attachment; filename=mlkg-{meta.id}.{suffix}"
+    assert response.headers["ETag"] == f'"{exports.etag(settings, meta, export)}"' and meta.id in response.headers["ETag"]
+    assert response.last_modified.timestamp() == int(meta.built_at)
+    assert "Accept-Encoding" in response.headers["Vary"]
+    assert response.data == dump(store, suffix, about)
+
+
+def test_http_dump_answers_304_to_a_matching_etag(client):
+    first = client.get("/export.ttl")
+    again = client.get("/export.ttl", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    other = client.get("/export.ttl", headers={"If-None-Match": '"something-else"'})
+    assert other.status_code == 200
+
+
+def test_http_dump_is_gzipped_when_asked(client):
+    plain = client.get("/export.nt")
+    packed = client.get("/export.nt", headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain.headers
+    assert gzip.decompress(packed.data) == plain.data
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+    assert client.get("/export.nt", headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]}
+                      ).status_code == 304
+
+
+def test_http_head_gives_headers_only(client):
+    response = client.head("/export.rdf")
+    assert response.status_code == 200 and response.data == b"" and response.headers["ETag"]
+
+
+def test_http_unknown_dump_is_a_404_problem(client):
+    response = client.get("/export.xlsx", headers={"Accept": "application/json"})
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert "/export.ttl" in response.json["detail"]
+
+
+def test_http_format_name_redirects_to_the_suffix(client):
+    response = client.get("/export.turtle")
+    assert response.status_code == 301 and response.headers["Location"].endswith("/export.ttl")
+
+
+def test_http_export_page_lists_the_dumps_and_negotiates(client):
+    page = client.get("/export", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    for suffix in SUFFIXES:
+        assert f'href="/export.{suffix}"'.encode() in page.data
+    assert b'href="/ontology"' in page.data  # the nav link of every page
+    redirect = client.get("/export", headers={"Accept": "application/n-quads"})
+    assert redirect.status_code == 303 and redirect.headers["Location"].endswith("/export.nq")
+
+
+def test_http_context_is_the_file_in_the_repository(client):
+    response = client.get("/context.jsonld")
+    assert response.status_code == 200 and response.mimetype == "application/ld+json"
+    assert response.data == jsonld.CONTEXT_PATH.read_bytes()
+    assert client.get("/context.jsonld", headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
+
+
+def test_http_dumps_follow_a_rebuild(tmp_path):
+    """ETag and content are tied to the store in service: a new build changes both at once."""
+    from mlkg.web import create_app
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.ttl").write_text('<https://w3id.org/mlkg/x> <http://www.w3.org/2000/01/rdf-schema#label> "one"@en .\n')
+    settings, first = build_store(tmp_path / "var", (data,))
+    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+    before = client.get("/export.nt")
+    (data / "a.ttl").write_text('<https://w3id.org/mlkg/x> <http://www.w3.org/2000/01/rdf-schema#label> "two"@en .\n')
+    _, second = build_store(tmp_path / "var", (data,))
+    after = client.get("/export.nt")
+    assert first.id != second.id
+    assert before.headers["ETag"] != after.headers["ETag"] and second.id in after.headers["ETag"]
+    assert b'"two"@en' in after.data and b'"one"@en' not in after.data
+    assert client.get("/export.nt", headers={"If-None-Match": before.headers["ETag"]}).status_code == 200
+
+
+def test_http_without_a_store_is_a_503_problem(tmp_path):
+    from mlkg.web import create_app
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.ttl").write_text('<https://w3id.org/mlkg/x> <http://www.w3.org/2000/01/rdf-schema#label> "x"@en .\n')
+    settings, _ = build_store(tmp_path / "var", (data,))
+    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+    settings.store_link.unlink()  # the store taken out of service after start-up
+    response = client.get("/export.ttl", headers={"Accept": "application/json"})
+    assert response.status_code == 503 and "mlkg build" in response.json["detail"]
+
+
+def test_cached_dumps_of_old_stores_are_pruned(fixture, tmp_path):
+    settings, meta, store = fixture
+    stale = settings.var_dir / "exports" / "0000000000000000"
+    stale.mkdir(parents=True, exist_ok=True)
+    (stale / "mlkg-old.ttl").write_text("old")
+    path = exports.cached_export(settings, store, meta, exports.export_for("nq"))
+    assert path.exists() and not stale.exists()
+
+
+def test_description_is_in_every_http_dump(client, fixture, about):
+    _, _, store = fixture
+    dataset = void.dataset_iri(fixture[0])
+    for suffix in SUFFIXES:
+        body = client.get(f"/export.{suffix}").data
+        subjects = {q.subject.value for q in parse_ox(body, suffix)}
+        assert str(dataset) in subjects, suffix
+

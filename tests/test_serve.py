@@ -1,0 +1,82 @@
+"""`mlkg serve`: the production server as a process — URL line, store built first when missing,
+one log line per request, several server processes, and a clean stop of every process it started."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from _live import LiveServer
+from mlkg._procs import descendants
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny project of its own (ontology, empty shapes, one data file) and no built store."""
+    home = tmp_path_factory.mktemp("project")
+    (home / "ontology").mkdir()
+    (home / "data").mkdir()
+    (home / "queries").mkdir()
+    (home / "ontology" / "mlkg.ttl").write_text(
+        "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+        "<https://w3id.org/mlkg/def/Thing> a owl:Class .\n", encoding="utf-8")
+    (home / "ontology" / "shapes.ttl").write_text("@prefix sh: <http://www.w3.org/ns/shacl#> .\n",
+                                                  encoding="utf-8")
+    (home / "data" / "one.ttl").write_text(
+        "<https://w3id.org/mlkg/thing/one> a <https://w3id.org/mlkg/def/Thing> .\n", encoding="utf-8")
+    return home
+
+
+@pytest.fixture(scope="module")
+def server(project: Path):
+    env = {"MLKG_HOME": str(project), "MLKG_SOURCES": str(project / "no-sources")}
+    with LiveServer(project / "var", env=env, args=("--processes", "2", "--threads", "4", "--workers", "1")) as live:
+        yield live
+
+
+def test_serve_builds_the_store_first_and_answers(server: LiveServer, project: Path) -> None:
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", server.url)
+    assert (project / "var" / "current" / "meta.json").exists()
+    health = requests.get(f"{server.url}/health", timeout=10).json()
+    assert health["status"] == "ok" and health["triples"] >= 2 and health["workers"] == 1
+    answer = requests.get(f"{server.url}/sparql", timeout=10,
+                          params={"query": "ASK { <https://w3id.org/mlkg/thing/one> a ?c }"})
+    assert answer.json()["boolean"] is True
+
+
+def test_one_log_line_per_request(server: LiveServer) -> None:
+    marker = f"probe-{time.monotonic_ns()}"
+    for _ in range(3):
+        requests.get(f"{server.url}/sparql", params={"query": f"ASK {{}} # {marker}"}, timeout=10)
+    requests.get(f"{server.url}/no-such-page-{marker}", timeout=10)
+    time.sleep(0.3)
+    log = server.read_log()
+    lines = [line for line in log.splitlines() if marker in line]
+    assert len(lines) == 4
+    assert all(re.search(r"mlkg\.access: GET /\S+ \d{3} \d+\.\dms$", line) for line in lines)
+    assert sum(" 200 " in line for line in lines) == 3 and sum(" 404 " in line for line in lines) == 1
+    assert "Traceback" not in log
+
+
+def test_processes_share_the_port_and_stop_together(project: Path) -> None:
+    env = {"MLKG_HOME": str(project), "MLKG_SOURCES": str(project / "no-sources")}
+    live = LiveServer(project / "var", env=env, args=("--processes", "2", "--workers", "2")).start()
+    try:
+        assert live.process is not None
+        parent = live.process.pid
+        family = descendants(parent)
+        # 2 server processes, each with 2 query workers.
+        assert len(family) == 6
+        assert all(requests.get(f"{live.url}/health", timeout=10).status_code == 200 for _ in range(5))
+    finally:
+        live.stop()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in family):
+        time.sleep(0.05)
+    assert not [pid for pid in family if Path(f"/proc/{pid}").exists()]

@@ -1,0 +1,111 @@
+"""Query analysis: forms, dataset clauses, and what the endpoint refuses before any engine runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlkg.errors import BadRequestError, ForbiddenQueryError
+from mlkg.sparql import analyze, check_dataset, check_graph_iri, decode_escapes, syntax_error, tokenize
+
+
+@pytest.mark.parametrize(("query", "form"), [
+    ("SELECT * WHERE { ?s ?p ?o }", "SELECT"),
+    ("select ?s {?s ?p ?o}", "SELECT"),
+    ("PREFIX ex: <http://ex/> BASE <http://b/> ASK { ex:a ?p ?o }", "ASK"),
+    ("# a comment\nCONSTRUCT WHERE { ?s ?p ?o }", "CONSTRUCT"),
+    ("DESCRIBE <http://ex/a>", "DESCRIBE"),
+])
+def test_forms(query: str, form: str) -> None:
+    info = analyze(query)
+    assert info is not None and info.form == form
+
+
+def test_not_a_query_is_left_to_the_engine() -> None:
+    assert analyze("SELEC * {}") is None
+    assert analyze("") is None
+
+
+@pytest.mark.parametrize("update", [
+    "INSERT DATA { <http://a> <http://b> <http://c> }",
+    "PREFIX ex: <http://ex/> DELETE WHERE { ?s ?p ?o }",
+    "CLEAR ALL", "DROP GRAPH <http://g>", "CREATE GRAPH <http://g>", "LOAD <http://ex/data.ttl>",
+    "COPY DEFAULT TO <http://g>", "MOVE <http://a> TO <http://b>", "ADD <http://a> TO <http://b>",
+    "WITH <http://g> DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }",
+])
+def test_updates_are_refused(update: str) -> None:
+    with pytest.raises(ForbiddenQueryError) as caught:
+        analyze(update)
+    assert caught.value.status == 400
+    assert "read-only" in caught.value.detail
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }",
+    "select * { service silent <http://x/> { ?s ?p ?o } }",
+    "SELECT * { ?s ?p ?o OPTIONAL { SeRvIcE ?endpoint { ?s ?q ?r } } }",
+    "SELECT * { \\u0053ERVICE <http://x/> { ?s ?p ?o } }",
+    "SELECT * {\n# comment }\n SERVICE <http://x/> {} }",
+])
+def test_service_is_refused_wherever_it_stands(query: str) -> None:
+    with pytest.raises(ForbiddenQueryError) as caught:
+        analyze(query)
+    assert "SERVICE" in caught.value.detail
+
+
+@pytest.mark.parametrize("query", [
+    'SELECT * { ?s ?p "SERVICE <http://x/> { }" }',
+    "SELECT * { ?s <http://ex/SERVICE> ?o } # SERVICE <http://x/>",
+    "PREFIX service: <http://ex/> SELECT * { ?s service:p ?service }",
+    "SELECT * { ?s ?p '''multi\nline SERVICE''' }",
+])
+def test_service_inside_strings_iris_and_comments_is_harmless(query: str) -> None:
+    info = analyze(query)
+    assert info is not None and info.form == "SELECT"
+
+
+def test_from_clauses_are_read_with_prefixes_and_base() -> None:
+    info = analyze("BASE <http://b/> PREFIX g: <http://ex/g/> "
+                   "SELECT * FROM g:one FROM <two> FROM NAMED <http://ex/three> { ?s ?p ?o }")
+    assert info is not None
+    assert info.from_graphs == ("http://ex/g/one", "http://b/two")
+    assert info.from_named == ("http://ex/three",)
+
+
+def test_from_a_graph_not_held_is_refused() -> None:
+    info = analyze("SELECT * FROM <file:///etc/passwd> { ?s ?p ?o }")
+    assert info is not None
+    with pytest.raises(ForbiddenQueryError) as caught:
+        check_dataset(info, {"http://ex/held"}, overridden=False)
+    assert "file:///etc/passwd" in caught.value.detail
+    assert caught.value.extra["graph"] == "file:///etc/passwd"
+    named = analyze("SELECT * FROM NAMED <http://127.0.0.1:1/g> { GRAPH ?g { ?s ?p ?o } }")
+    assert named is not None
+    with pytest.raises(ForbiddenQueryError):
+        check_dataset(named, set(), overridden=False)
+
+
+def test_from_a_held_graph_or_an_overridden_dataset_is_allowed() -> None:
+    info = analyze("SELECT * FROM <http://ex/held> { ?s ?p ?o }")
+    assert info is not None
+    check_dataset(info, {"http://ex/held"}, overridden=False)
+    check_dataset(analyze("SELECT * FROM <http://elsewhere/> {}"), set(), overridden=True)  # type: ignore[arg-type]
+
+
+def test_graph_parameters_must_be_absolute_iris() -> None:
+    assert check_graph_iri("urn:x:y", "named-graph-uri") == "urn:x:y"
+    with pytest.raises(BadRequestError):
+        check_graph_iri("not an iri", "default-graph-uri")
+
+
+def test_tokenizer_keeps_strings_iris_and_drops_comments() -> None:
+    tokens = tokenize('SELECT ?x { ?x <http://a#b> "q # not a comment" } # gone')
+    assert [t.kind for t in tokens] == ["word", "var", "punct", "var", "iri", "string", "punct"]
+    assert decode_escapes("\\u0041\\U00000042") == "AB"
+
+
+def test_syntax_error_quotes_the_engine_message_and_position() -> None:
+    error = syntax_error("error at 2:7: expected one of \"}\"", "SELECT *\nWHERE { ?s ?p")
+    assert error.status == 400
+    assert "error at 2:7" in error.detail
+    assert error.extra["line"] == 2 and error.extra["column"] == 7
+    assert "?s ?p" in error.extra["near"]

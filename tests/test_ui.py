@@ -1,0 +1,115 @@
+"""Home, class index and class pages (sorting, paging), the editor partial, and markup basics."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+
+class _Checker(HTMLParser):
+    """Collects what accessibility checks need: headings, images without alt, inputs without labels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.h1, self.imgs_without_alt, self.inputs, self.labels, self.inline_scripts = (
+            0,
+            0,
+            [],
+            set(),
+            0,
+        )
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "h1":
+            self.h1 += 1
+        if tag == "img" and "alt" not in a:
+            self.imgs_without_alt += 1
+        if tag in ("input", "select", "textarea") and a.get("type") != "hidden":
+            self.inputs.append(a.get("id"))
+        if tag == "label" and a.get("for"):
+            self.labels.add(a["for"])
+        if tag == "script" and "src" not in a and a.get("type") != "application/json":
+            self.inline_scripts += 1
+
+
+PAGES = [
+    "/",
+    "/classes",
+    "/classes/Skill",
+    "/charts",
+    "/search?q=python",
+    "/skill/python",
+    "/role/machine-learning-engineer",
+    "/source/fixture_doc",
+    "/source/fixture_doc/c49-55",
+    "/def/Skill",
+]
+
+
+def test_pages_have_one_h1_labelled_inputs_and_no_inline_script(browse_client) -> None:
+    for path in PAGES:
+        response = browse_client.get(path)
+        assert response.status_code == 200, path
+        checker = _Checker()
+        checker.feed(response.get_data(as_text=True))
+        assert checker.h1 == 1, path
+        assert checker.imgs_without_alt == 0, path
+        assert checker.inline_scripts == 0, path
+        assert all(i in checker.labels for i in checker.inputs), (path, checker.inputs)
+
+
+def test_home_counts_classes_and_links_questions(browse_client) -> None:
+    html = browse_client.get("/").get_data(as_text=True)
+    assert re.search(r'href="/classes/Skill"><span class="n">7</span>', html)  # 7 direct skills
+    assert 'href="/queries"' in html and re.search(r'href="/queries/[a-z_]+"', html)
+    assert 'action="/search"' in html and 'href="/source/fixture_doc"' in html
+
+
+def test_class_index_nests_subclasses(browse_client) -> None:
+    html = browse_client.get("/classes").get_data(as_text=True)
+    skill = html.index('href="/classes/Skill"')
+    language = html.index('href="/classes/ProgrammingLanguage"')
+    assert skill < language < html.index("</ul>", skill)
+
+
+def test_class_page_sorts_and_pages(browse_client) -> None:
+    html = browse_client.get("/classes/Skill").get_data(as_text=True)
+    names = re.findall(r'<tr><td><a href="[^"]+">([^<]+)</a>', html)
+    assert names == sorted(names, key=str.casefold) and "Python" in names  # subclasses included
+    desc = re.findall(
+        r'<tr><td><a href="[^"]+">([^<]+)</a>',
+        browse_client.get("/classes/Skill?sort=-label").get_data(as_text=True),
+    )
+    assert desc == list(reversed(names))
+    assert browse_client.get("/classes/Skill?page=2").status_code == 400
+    assert browse_client.get("/classes/Skill?sort=colour").status_code == 400
+    assert browse_client.get("/classes/NoSuchClass").status_code == 404
+
+
+def test_class_page_pages_on_the_real_graph(queries_app) -> None:
+    client = queries_app.test_client()
+    first = client.get("/classes/Skill").get_data(as_text=True)
+    assert 'rel="next" href="?sort=label&amp;page=2"' in first
+    second = client.get("/classes/Skill?page=2").get_data(as_text=True)
+    assert re.findall(r'<tr><td><a href="([^"]+)"', first)[0] not in re.findall(
+        r'<tr><td><a href="([^"]+)"', second
+    )
+
+
+def test_editor_partial_loads_yasgui_when_set_up(queries_app) -> None:
+    from mlkg.web.ui import vendor_asset
+
+    with queries_app.test_request_context():
+        present = vendor_asset("yasgui/yasgui.min.js")
+    html = (
+        queries_app.test_client()
+        .get("/sparql", headers={"Accept": "text/html"})
+        .get_data(as_text=True)
+    )
+    assert '<textarea id="query"' in html  # the no-JS form stays
+    if present:
+        assert 'src="/static/vendor/yasgui/yasgui.min.js"' in html and 'id="yasgui"' in html
+        assert "data-example=" in html and 'data-prefix="schema"' in html
+    else:
+        assert 'id="yasgui"' not in html
