@@ -1,7 +1,8 @@
-"""Helpers of the foundation tests: the real graph loaded once, small extracts of it, the mini fixture.
+"""Helpers of the foundation tests: the real graph loaded once, small extracts of it, and the
+mini fixture.
 
-The shape tests validate small graphs (the ontology plus the few triples around one real entity), not
-the whole data each time; `extract` cuts such a graph out of the real data.
+The shape tests validate small graphs (the ontology plus the few triples around one real entity),
+not the whole data each time; `extract` cuts such a graph out of the real data.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from rdflib import RDF, RDFS, BNode, Dataset, Graph, URIRef
+from rdflib import RDF, RDFS, Dataset, Graph, URIRef
 
 from mlkg.config import Settings
 from mlkg.namespaces import MLKG
@@ -72,7 +73,8 @@ def real_graphs() -> RealGraphs:
 def instances(graph: Graph, cls: URIRef, having: tuple[URIRef, ...] = ()) -> list[URIRef]:
     """Entities typed directly with `cls` that have every property in `having`, in IRI order."""
     return sorted(
-        s for s in set(graph.subjects(RDF.type, cls))
+        s
+        for s in set(graph.subjects(RDF.type, cls))
         if isinstance(s, URIRef) and all((s, p, None) in graph for p in having)
     )
 
@@ -83,15 +85,23 @@ def _copy_subject(source: Graph, target: Graph, node) -> None:
 
 
 def _copy_brief(source: Graph, target: Graph, node) -> None:
-    for p in (RDF.type, RDFS.label, MLKG.evidence):
+    for p in (RDF.type, RDFS.label):
         for o in source.objects(node, p):
             target.add((node, p, o))
 
 
+def _is_fact(graph: Graph, node) -> bool:
+    return any(
+        (cls, RDFS.subClassOf, MLKG.Fact) in graph or cls == MLKG.Fact
+        for cls in graph.objects(node, RDF.type)
+    )
+
+
 def extract(graph: Graph, focus: URIRef) -> Graph:
-    """The triples around `focus`: its own, the statements about it, its neighbours in full (both
-    directions), the type, label and evidence of their neighbours, and the source documents.
-    Spans are described as the loader does."""
+    """The triples around `focus`: its own, the statements about it, the type and label of its
+    neighbours (both directions) and their links to it, neighbours that are mlkg:Fact nodes in
+    full (with the type and label of their own neighbours), and the source documents. Spans are
+    described as the loader does. Only the focus is complete: its neighbours may not conform."""
     small = bind_prefixes(Graph())
     _copy_subject(graph, small, focus)
     for statement in graph.subjects(RDF.subject, focus):
@@ -99,10 +109,14 @@ def extract(graph: Graph, focus: URIRef) -> Graph:
     neighbours = {o for o in graph.objects(focus) if is_entity(o)}
     neighbours |= {s for s in graph.subjects(None, focus) if is_entity(s)}
     for node in neighbours:
-        _copy_subject(graph, small, node)
-        for second in graph.objects(node):
-            if is_entity(second) or isinstance(second, BNode):
-                _copy_brief(graph, small, second)
+        _copy_brief(graph, small, node)
+        for p in graph.predicates(node, focus):
+            small.add((node, p, focus))
+        if _is_fact(graph, node):
+            _copy_subject(graph, small, node)
+            for second in graph.objects(node):
+                if is_entity(second):
+                    _copy_brief(graph, small, second)
     for doc in graph.subjects(RDF.type, MLKG.SourceDocument):
         _copy_subject(graph, small, doc)
     expand_spans(small)
@@ -110,10 +124,13 @@ def extract(graph: Graph, focus: URIRef) -> Graph:
 
 
 def mini_settings(tmp_path: Path, *, data: Path = MINI_DATA) -> Settings:
-    """Settings over a private copy of a data folder (default: the mini fixture) and a private var/."""
+    """Settings over a private copy of a data folder (default: the mini fixture) and a private
+    var/. Builds check spans against the source documents: without them this skips (fails in CI)."""
+    settings = Settings()
+    require_sources(settings)
     folder = tmp_path / "data"
     shutil.copytree(data, folder, ignore=shutil.ignore_patterns("README.md"))
-    return Settings().with_overrides(data_dirs=(folder,), var_dir=tmp_path / "var")
+    return settings.with_overrides(data_dirs=(folder,), var_dir=tmp_path / "var")
 
 
 def require_sources(settings: Settings) -> Path:

@@ -20,7 +20,9 @@ from mlkg.config import Settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def build_from_files(var_dir: Path, graphs: Mapping[str, Path], *, union_default: bool = True) -> StoreMeta:
+def build_from_files(
+    var_dir: Path, graphs: Mapping[str, Path], *, union_default: bool = True
+) -> StoreMeta:
     """Install a store under `var_dir` with one named graph per file (graph IRI -> file), the default
     graph holding their union, as `mlkg build` lays it out (blank nodes kept as they are)."""
     quads: list[ox.Quad] = []
@@ -31,8 +33,14 @@ def build_from_files(var_dir: Path, graphs: Mapping[str, Path], *, union_default
     union = {(q.subject, q.predicate, q.object) for q in quads} if union_default else set()
     quads += [ox.Quad(s, p, o, ox.DefaultGraph()) for s, p, o in union]
     digest = content_hash([str(q) for q in quads])
-    meta = StoreMeta(id=digest[:16], content_hash=digest, triples=len(union), quads=len(quads),
-                     graphs=len(graphs), built_at=time.time())
+    meta = StoreMeta(
+        id=digest[:16],
+        content_hash=digest,
+        triples=len(union),
+        quads=len(quads),
+        graphs=len(graphs),
+        built_at=time.time(),
+    )
 
     def fill(path: Path) -> None:
         store = ox.Store(str(path))
@@ -44,11 +52,27 @@ def build_from_files(var_dir: Path, graphs: Mapping[str, Path], *, union_default
     return meta
 
 
+def _stop_with_parent() -> None:
+    """In the server process before exec: get SIGTERM if the test process dies (Linux)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class LiveServer:
     """`python -m mlkg serve --port 0` on 127.0.0.1 over the store in `var_dir`; `url` once started."""
 
-    def __init__(self, var_dir: Path, *, env: Mapping[str, str] | None = None, args: tuple[str, ...] = (),
-                 start_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        var_dir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        start_timeout: float = 60.0,
+    ) -> None:
         self.var_dir, self.extra_env, self.args = Path(var_dir), dict(env or {}), args
         self.start_timeout = start_timeout
         self.url = ""
@@ -56,11 +80,34 @@ class LiveServer:
         self.log = tempfile.NamedTemporaryFile(prefix="mlkg-serve-", suffix=".log", delete=False)  # noqa: SIM115
 
     def start(self) -> LiveServer:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # never leave a server behind
+            raise
+
+    def _start(self) -> LiveServer:
         env = {**os.environ, "MLKG_VAR": str(self.var_dir), **self.extra_env}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mlkg", "serve", "--host", "127.0.0.1", "--port", "0", *self.args],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
-            start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "mlkg",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                *self.args,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            start_new_session=True,
+            preexec_fn=_stop_with_parent,
+        )
         deadline = time.monotonic() + self.start_timeout
         assert self.process.stdout is not None
         while time.monotonic() < deadline:

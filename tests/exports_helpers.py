@@ -1,6 +1,9 @@
-"""Shared by the export, JSON-LD, VoID, ontology-docs and ESCO tests: stores built the way `mlkg build`
-writes them (default graph = union, one named graph per file, blank nodes skolemized), without the SHACL
-validation, so that the tests do not depend on the curators' data being complete at any moment."""
+"""Stores for the export, JSON-LD, VoID, ontology-docs and ESCO tests.
+
+Built the way `mlkg build` writes them (default graph = union, one named graph per file, blank nodes
+skolemized) but without the SHACL validation, so that the tests do not depend on the curators' data
+being complete at any moment.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +20,11 @@ from mlkg.store import load_dataset
 ROOT = Path(__file__).resolve().parents[1]
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 FIXTURE = ROOT / "tests" / "data" / "exports"
-ESCO_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
-FIXTURE = ROOT / "tests" / "data" / "esco"
+ESCO_FIXTURE = ROOT / "tests" / "data" / "esco"
 
 
 def build_store(var_dir: Path, data_dirs: tuple[Path, ...]) -> tuple[Settings, StoreMeta]:
-    """Write a store of the real ontology and `data_dirs` into `var_dir` and point var/current at it."""
+    """Write a store of the real ontology and `data_dirs` into `var_dir`, as var/current."""
     settings = Settings().with_overrides(var_dir=var_dir, data_dirs=data_dirs)
     write_store(settings, skolemize(load_dataset(settings.ontology_dir, settings.data_dirs)))
     return settings, load_meta(settings.store_link.resolve())
@@ -32,6 +34,12 @@ def build_store(var_dir: Path, data_dirs: tuple[Path, ...]) -> tuple[Settings, S
 def fixture_build(var_dir: str) -> tuple[Settings, StoreMeta]:
     """The fixture data (tests/data/exports) built once per session into `var_dir`."""
     return build_store(Path(var_dir), (FIXTURE,))
+
+
+@lru_cache(maxsize=1)
+def real_build(var_dir: str) -> tuple[Settings, StoreMeta]:
+    """The real data (data/, as the curators have it now, unvalidated) built once per session."""
+    return build_store(Path(var_dir), Settings().data_dirs)
 
 
 def open_read_only(settings: Settings) -> ox.Store:
@@ -46,8 +54,10 @@ def default_graph(store: ox.Store) -> set[ox.Triple]:
 
 def named_graphs(store: ox.Store) -> dict[str, set[ox.Triple]]:
     """Each named graph of a store as a set of triples."""
-    return {g.value: {q.triple for q in store.quads_for_pattern(None, None, None, g)}
-            for g in store.named_graphs()}
+    return {
+        g.value: {q.triple for q in store.quads_for_pattern(None, None, None, g)}
+        for g in store.named_graphs()
+    }
 
 
 def to_rdflib(term):

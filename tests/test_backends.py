@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
+from _live import build_from_files
 from rdflib import Literal, URIRef
 
-from _live import build_from_files
 from mlkg import _results
 from mlkg._procs import OxigraphServer, cpu_seconds
 from mlkg.backends import EmbeddedBackend, PooledBackend, RemoteBackend, bind_remote, load_remote
@@ -43,7 +43,9 @@ def embedded(store_dir: Path) -> EmbeddedBackend:
 
 @pytest.fixture(scope="module")
 def pooled(store_dir: Path):
-    backend = PooledBackend(store_dir, workers=2, timeout=1.5, limit=50, base_iri="https://w3id.org/mlkg/")
+    backend = PooledBackend(
+        store_dir, workers=2, timeout=1.5, limit=50, base_iri="https://w3id.org/mlkg/"
+    )
     yield backend
     backend.close()
 
@@ -58,32 +60,51 @@ def test_result_writers_match_pyoxigraph_byte_for_byte() -> None:
         store.load(path=str(W3C / name), format=ox.RdfFormat.TURTLE)
     tricky = ox.Literal('hé "q" <a> & \n\t\r\\ \x01, x', language="en-GB")
     store.add(ox.Quad(ox.NamedNode("http://x/a"), ox.NamedNode("http://x/b"), tricky))
-    store.add(ox.Quad(ox.NamedNode("http://x/a"), ox.NamedNode("http://x/b"), ox.Literal("x,\"y\"\r\nz")))
-    queries = ["SELECT ?s ?o ?unbound WHERE { ?s ?p ?o } ORDER BY ?s ?o", "SELECT * {}",
-               "SELECT * { ?s ?p ?o } LIMIT 0", 'SELECT ?x {} VALUES ?x { 1 2.5 1e3 true "a"@en-us }',
-               "SELECT ?s (COUNT(*) AS ?n) { ?s ?p ?o } GROUP BY ?s"]
+    store.add(
+        ox.Quad(ox.NamedNode("http://x/a"), ox.NamedNode("http://x/b"), ox.Literal('x,"y"\r\nz'))
+    )
+    queries = [
+        "SELECT ?s ?o ?unbound WHERE { ?s ?p ?o } ORDER BY ?s ?o",
+        "SELECT * {}",
+        "SELECT * { ?s ?p ?o } LIMIT 0",
+        'SELECT ?x {} VALUES ?x { 1 2.5 1e3 true "a"@en-us }',
+        "SELECT ?s (COUNT(*) AS ?n) { ?s ?p ?o } GROUP BY ?s",
+    ]
     for query in queries:
-        for name, fmt in (("json", ox.QueryResultsFormat.JSON), ("xml", ox.QueryResultsFormat.XML),
-                          ("csv", ox.QueryResultsFormat.CSV), ("tsv", ox.QueryResultsFormat.TSV)):
+        for name, fmt in (
+            ("json", ox.QueryResultsFormat.JSON),
+            ("xml", ox.QueryResultsFormat.XML),
+            ("csv", ox.QueryResultsFormat.CSV),
+            ("tsv", ox.QueryResultsFormat.TSV),
+        ):
             expected = store.query(query).serialize(format=fmt)
             solutions = store.query(query)
-            ours = _results.write_solutions([v.value for v in solutions.variables], list(solutions), name)
+            ours = _results.write_solutions(
+                [v.value for v in solutions.variables], list(solutions), name
+            )
             assert ours == expected, (query, name)
     for ask in ("ASK {}", "ASK { ?s <http://nothing/> ?o }"):
         for name, fmt in (("json", ox.QueryResultsFormat.JSON), ("xml", ox.QueryResultsFormat.XML)):
-            assert _results.write_boolean(bool(store.query(ask)), name) == store.query(ask).serialize(format=fmt)
+            assert _results.write_boolean(bool(store.query(ask)), name) == store.query(
+                ask
+            ).serialize(format=fmt)
 
 
 def test_embedded_runs_each_form_in_each_format(embedded: EmbeddedBackend) -> None:
-    select = embedded.run(f"SELECT ?label WHERE {{ <{MLE}> <http://www.w3.org/2000/01/rdf-schema#label> ?label }}",
-                          result_format="json")
+    select = embedded.run(
+        f"SELECT ?label WHERE {{ <{MLE}> <http://www.w3.org/2000/01/rdf-schema#label> ?label }}",
+        result_format="json",
+    )
     assert select.form == "SELECT" and select.media_type == "application/sparql-results+json"
-    assert _bindings(select.body) == [{"label": {"type": "literal", "value": "machine learning engineer",
-                                                 "xml:lang": "en"}}]
+    assert _bindings(select.body) == [
+        {"label": {"type": "literal", "value": "machine learning engineer", "xml:lang": "en"}}
+    ]
     ask = embedded.run("ASK { <role/data-scientist> a ?type }", result_format="xml")
     assert ask.form == "ASK" and b"<boolean>true</boolean>" in ask.body
-    construct = embedded.run("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(?s = <role/data-scientist>) }",
-                             result_format="turtle")
+    construct = embedded.run(
+        "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(?s = <role/data-scientist>) }",
+        result_format="turtle",
+    )
     assert construct.media_type == "text/turtle"
     graph = ox.Store()
     graph.load(construct.body, format=ox.RdfFormat.TURTLE)
@@ -96,18 +117,34 @@ def test_substitutions_bind_rdflib_terms(embedded: EmbeddedBackend) -> None:
     query = "SELECT ?s ?label WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?label }"
     result = embedded.run(query, result_format="json", substitutions={"s": URIRef(MLE)})
     assert [b["label"]["value"] for b in _bindings(result.body)] == ["machine learning engineer"]
-    by_label = embedded.run(query, result_format="json",
-                            substitutions={"label": Literal("data scientist", lang="en")})
-    assert [b["s"]["value"] for b in _bindings(by_label.body)] == ["https://w3id.org/mlkg/role/data-scientist"]
+    by_label = embedded.run(
+        query, result_format="json", substitutions={"label": Literal("data scientist", lang="en")}
+    )
+    assert [b["s"]["value"] for b in _bindings(by_label.body)] == [
+        "https://w3id.org/mlkg/role/data-scientist"
+    ]
 
 
 def test_protocol_dataset_replaces_the_default_graph(embedded: EmbeddedBackend) -> None:
     query = "ASK { <extra/only-here> ?p ?o }"
     assert b"true" in embedded.run(query, result_format="json").body  # default graph = union
-    assert b"false" in embedded.run(query, result_format="json", default_graph=[G_FIXTURE], named_graphs=[]).body
-    assert b"true" in embedded.run(query, result_format="json", default_graph=[G_EXTRA], named_graphs=[]).body
+    assert (
+        b"false"
+        in embedded.run(
+            query, result_format="json", default_graph=[G_FIXTURE], named_graphs=[]
+        ).body
+    )
+    assert (
+        b"true"
+        in embedded.run(query, result_format="json", default_graph=[G_EXTRA], named_graphs=[]).body
+    )
     named = "ASK { GRAPH ?g { <extra/only-here> ?p ?o } }"
-    assert b"false" in embedded.run(named, result_format="json", default_graph=[], named_graphs=[G_FIXTURE]).body
+    assert (
+        b"false"
+        in embedded.run(
+            named, result_format="json", default_graph=[], named_graphs=[G_FIXTURE]
+        ).body
+    )
     assert embedded.graphs() == {G_FIXTURE: pytest.approx(embedded.graphs()[G_FIXTURE]), G_EXTRA: 1}
 
 
@@ -130,35 +167,48 @@ def test_syntax_errors_name_line_and_column(embedded: EmbeddedBackend) -> None:
     assert "error at 2:" in caught.value.detail
 
 
-def test_pool_answers_like_the_embedded_store(pooled: PooledBackend, embedded: EmbeddedBackend) -> None:
+def test_pool_answers_like_the_embedded_store(
+    pooled: PooledBackend, embedded: EmbeddedBackend
+) -> None:
     query = "SELECT ?s ?o WHERE { ?s <https://w3id.org/mlkg/def/relatedRole> ?o } ORDER BY ?s"
-    assert pooled.run(query, result_format="tsv").body == embedded.run(query, result_format="tsv").body
+    assert (
+        pooled.run(query, result_format="tsv").body == embedded.run(query, result_format="tsv").body
+    )
     with pytest.raises(SparqlSyntaxError):
         pooled.run("SELECT * WHERE {", result_format="json")
     assert pooled.graphs()[G_EXTRA] == 1
     assert pooled.run("SELECT ?s { ?s ?p ?o }", result_format="json").truncated  # limit 50
 
 
-@pytest.mark.parametrize("query", [
-    "SELECT * WHERE { SERVICE <http://127.0.0.1:1/sparql> { ?s ?p ?o } }",
-    "SELECT * FROM <file:///etc/passwd> WHERE { ?s ?p ?o }",
-    "INSERT DATA { <http://ex/a> <http://ex/b> <http://ex/c> }",
-])
-def test_every_backend_refuses_unsafe_queries_itself(pooled: PooledBackend, embedded: EmbeddedBackend,
-                                                     query: str) -> None:
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * WHERE { SERVICE <http://127.0.0.1:1/sparql> { ?s ?p ?o } }",
+        "SELECT * FROM <file:///etc/passwd> WHERE { ?s ?p ?o }",
+        "INSERT DATA { <http://ex/a> <http://ex/b> <http://ex/c> }",
+    ],
+)
+def test_every_backend_refuses_unsafe_queries_itself(
+    pooled: PooledBackend, embedded: EmbeddedBackend, query: str
+) -> None:
     for backend in (pooled, embedded):
         with pytest.raises(ForbiddenQueryError):
             backend.run(query, result_format="json")
 
 
 def test_select_star_columns_follow_the_query(embedded: EmbeddedBackend) -> None:
-    body = embedded.run("SELECT * WHERE { ?s <https://w3id.org/mlkg/def/relatedRole> ?other }",
-                        result_format="json").body
+    body = embedded.run(
+        "SELECT * WHERE { ?s <https://w3id.org/mlkg/def/relatedRole> ?other }", result_format="json"
+    ).body
     assert json.loads(body)["head"]["vars"] == ["s", "other"]
-    csv_body = embedded.run("SELECT * WHERE { ?s <https://w3id.org/mlkg/def/relatedRole> ?other } ORDER BY ?s",
-                            result_format="csv").body
-    assert csv_body.splitlines()[:2] == [b"s,other", b"https://w3id.org/mlkg/role/data-scientist,"
-                                         b"https://w3id.org/mlkg/role/ml-engineer"]
+    csv_body = embedded.run(
+        "SELECT * WHERE { ?s <https://w3id.org/mlkg/def/relatedRole> ?other } ORDER BY ?s",
+        result_format="csv",
+    ).body
+    assert csv_body.splitlines()[:2] == [
+        b"s,other",
+        b"https://w3id.org/mlkg/role/data-scientist,https://w3id.org/mlkg/role/ml-engineer",
+    ]
 
 
 def test_pool_caches_answers_per_request(pooled: PooledBackend) -> None:
@@ -172,7 +222,9 @@ def test_pool_caches_answers_per_request(pooled: PooledBackend) -> None:
     assert pooled.cache.hits == hits + 1
 
 
-def test_runaway_query_is_killed_at_the_limit_and_the_pool_keeps_serving(pooled: PooledBackend) -> None:
+def test_runaway_query_is_killed_at_the_limit_and_the_pool_keeps_serving(
+    pooled: PooledBackend,
+) -> None:
     before = pooled.pool.pids
     answers: dict[str, object] = {}
 
@@ -189,7 +241,9 @@ def test_runaway_query_is_killed_at_the_limit_and_the_pool_keeps_serving(pooled:
     time.sleep(0.3)
     started = time.monotonic()
     quick = pooled.run("ASK { <role/ml-engineer> ?p ?o }", result_format="json")
-    assert b"true" in quick.body and time.monotonic() - started < 1.0  # served while the runaway runs
+    assert (
+        b"true" in quick.body and time.monotonic() - started < 1.0
+    )  # served while the runaway runs
     thread.join(timeout=10)
     assert isinstance(answers.get("error"), QueryTimeoutError)
     assert answers["error"].status == 503  # type: ignore[attr-defined]
@@ -208,28 +262,48 @@ def test_runaway_query_is_killed_at_the_limit_and_the_pool_keeps_serving(pooled:
 def test_bind_remote_puts_values_inside_the_where_group() -> None:
     query = 'PREFIX ex: <http://ex/> SELECT ?x WHERE { ?x ex:p ?v . FILTER(?v != "}") }'
     bound = bind_remote(query, (("v", ("literal", 'a"}b', None, "en")),))
-    assert bound == ('PREFIX ex: <http://ex/> SELECT ?x WHERE { VALUES (?v) { ("a\\"}b"@en) } '
-                     '?x ex:p ?v . FILTER(?v != "}") }')
+    assert bound == (
+        'PREFIX ex: <http://ex/> SELECT ?x WHERE { VALUES (?v) { ("a\\"}b"@en) } '
+        '?x ex:p ?v . FILTER(?v != "}") }'
+    )
 
 
-def test_remote_backend_on_a_real_oxigraph_server(tmp_path: Path, store_dir: Path,
-                                                  embedded: EmbeddedBackend) -> None:
+def test_remote_backend_on_a_real_oxigraph_server(
+    tmp_path: Path, store_dir: Path, embedded: EmbeddedBackend
+) -> None:
     with OxigraphServer(tmp_path / "oxigraph") as server:
         written = load_remote(store_dir, f"{server.url}/query")
         assert written == 3  # two named graphs and the default graph
-        remote = RemoteBackend(f"{server.url}/query", timeout=5, limit=50,
-                               base_iri="https://w3id.org/mlkg/")
+        remote = RemoteBackend(
+            f"{server.url}/query", timeout=5, limit=50, base_iri="https://w3id.org/mlkg/"
+        )
         try:
-            query = "SELECT ?s ?o WHERE { ?s <https://w3id.org/mlkg/def/relatedRole> ?o } ORDER BY ?s"
-            assert remote.run(query, result_format="tsv").body == embedded.run(query, result_format="tsv").body
+            query = (
+                "SELECT ?s ?o WHERE { ?s <https://w3id.org/mlkg/def/relatedRole> ?o } ORDER BY ?s"
+            )
+            assert (
+                remote.run(query, result_format="tsv").body
+                == embedded.run(query, result_format="tsv").body
+            )
             assert remote.graphs() == embedded.graphs()
-            assert b"true" in remote.run("ASK { <role/ml-engineer> ?p ?o }", result_format="json").body
-            only_fixture = remote.run("ASK { <extra/only-here> ?p ?o }", result_format="json",
-                                      default_graph=[G_FIXTURE], named_graphs=[])
+            assert (
+                b"true" in remote.run("ASK { <role/ml-engineer> ?p ?o }", result_format="json").body
+            )
+            only_fixture = remote.run(
+                "ASK { <extra/only-here> ?p ?o }",
+                result_format="json",
+                default_graph=[G_FIXTURE],
+                named_graphs=[],
+            )
             assert b"false" in only_fixture.body
-            bound = remote.run("SELECT ?label WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?label }",
-                               result_format="json", substitutions={"s": URIRef(MLE)})
-            assert [b["label"]["value"] for b in _bindings(bound.body)] == ["machine learning engineer"]
+            bound = remote.run(
+                "SELECT ?label WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?label }",
+                result_format="json",
+                substitutions={"s": URIRef(MLE)},
+            )
+            assert [b["label"]["value"] for b in _bindings(bound.body)] == [
+                "machine learning engineer"
+            ]
             graph = remote.run("DESCRIBE <role/data-scientist>", result_format="turtle")
             parsed = ox.Store()
             parsed.load(graph.body, format=ox.RdfFormat.TURTLE)
@@ -239,3 +313,29 @@ def test_remote_backend_on_a_real_oxigraph_server(tmp_path: Path, store_dir: Pat
                 remote.run("SELECT * WHERE {", result_format="json")
         finally:
             remote.close()
+
+
+def test_mlkg_serve_proxies_to_a_remote_store(tmp_path: Path, store_dir: Path) -> None:
+    """`mlkg serve --store URL` answers from a remote SPARQL store, with the same refusals."""
+    from _live import LiveServer
+
+    with OxigraphServer(tmp_path / "oxigraph") as oxigraph:
+        load_remote(store_dir, f"{oxigraph.url}/query")
+        with LiveServer(tmp_path / "empty-var", args=("--store", f"{oxigraph.url}/query")) as live:
+            import requests
+
+            health = requests.get(f"{live.url}/health", timeout=10).json()
+            assert health["backend"] == "remote" and health["store"] == f"{oxigraph.url}/query"
+            answer = requests.get(
+                f"{live.url}/sparql",
+                timeout=10,
+                params={"query": "ASK { <role/ml-engineer> ?p ?o }"},
+            )
+            assert answer.json()["boolean"] is True
+            refused = requests.get(
+                f"{live.url}/sparql",
+                timeout=10,
+                params={"query": f"SELECT * {{ SERVICE <{oxigraph.url}/query> {{ ?s ?p ?o }} }}"},
+            )
+            assert refused.status_code == 400
+            assert not (tmp_path / "empty-var" / "current").exists()  # nothing was built locally

@@ -1,5 +1,5 @@
-"""mlkg.openapi: /openapi.json is a valid OpenAPI 3.1 document generated from the query files, every
-operation in it answers as it says, and /api/docs renders it on the server (no CDN, no viewer script)."""
+"""mlkg.openapi: /openapi.json is a valid OpenAPI 3.1 document generated from the query files,
+every operation in it answers as it says, and /api/docs renders it on the server (no CDN)."""
 
 from __future__ import annotations
 
@@ -77,22 +77,31 @@ def test_every_canned_query_is_an_operation_with_typed_parameters(doc):
     cheap = {p["name"]: p for p in operations["certifications_under_price"]["parameters"]}
     assert cheap["maxPrice"]["schema"] == {"type": "number", "default": 250}
     assert cheap["maxPrice"]["required"] is False
-    assert cheap["billing"]["schema"]["enum"] == ["https://w3id.org/mlkg/def/OneOff", "https://w3id.org/mlkg/def/Monthly"]
+    assert cheap["billing"]["schema"]["enum"] == [
+        "https://w3id.org/mlkg/def/OneOff",
+        "https://w3id.org/mlkg/def/Monthly",
+    ]
     search = {p["name"]: p for p in operations["search"]["parameters"]}
     assert search["text"]["required"] is True and search["text"]["schema"]["type"] == "string"
     exam = {p["name"]: p for p in operations["exam_facts"]["parameters"]}
     assert exam["certification"]["schema"]["format"] == "iri"
-    assert "https://w3id.org/mlkg/certification/aws-certified-machine-learning-specialty" in \
-        exam["certification"]["schema"]["examples"]  # choices drawn from the graph
+    assert (
+        "https://w3id.org/mlkg/certification/aws-certified-machine-learning-specialty"
+        in exam["certification"]["schema"]["examples"]
+    )  # choices drawn from the graph
     assert {p["name"] for p in operations["schools"]["parameters"]} == {"format", "page"}
 
 
 def test_the_document_is_generated_from_the_files(tmp_path):
-    (tmp_path / "one_thing.rq").write_text("#+ summary: One thing\n#+ tags: [x]\n"
-                                           "SELECT ?s WHERE { ?s ?p ?_when_xsd_date } ORDER BY ?s\n")
+    (tmp_path / "one_thing.rq").write_text(
+        "#+ summary: One thing\n#+ tags: [x]\n"
+        "SELECT ?s WHERE { ?s ?p ?_when_xsd_date } ORDER BY ?s\n"
+    )
     doc = build_openapi(load_catalogue(tmp_path))
     validate(doc)
-    [param] = [p for p in doc["paths"]["/queries/one_thing"]["get"]["parameters"] if p["name"] == "when"]
+    [param] = [
+        p for p in doc["paths"]["/queries/one_thing"]["get"]["parameters"] if p["name"] == "when"
+    ]
     assert param["schema"] == {"type": "string", "format": "date"} and param["required"] is True
 
 
@@ -144,7 +153,7 @@ def test_docs_page_renders_every_operation_on_the_server(doc, client):
 
 
 def test_schemathesis_finds_no_mismatch_between_the_document_and_the_app(queries_app):
-    """Bounded property-based run: for every operation, schema-valid requests are accepted, and every
+    """Bounded property-based run: for every operation, schema-valid requests are accepted, every
     response (status, content type, headers, JSON body) conforms to the document; no 5xx."""
     import schemathesis
     from hypothesis import HealthCheck, given, settings
@@ -155,8 +164,13 @@ def test_schemathesis_finds_no_mismatch_between_the_document_and_the_app(queries
     for operation in operations:
 
         @given(operation.as_strategy())
-        @settings(max_examples=8, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=8,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case):
             case.call_and_validate()
 

@@ -23,13 +23,18 @@ def test_queries_lists_the_catalogue(cli_runner, env):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert len(lines) >= 25
-    assert any(line.startswith("certifications_under_price ") and "[billing:iri?, maxPrice:number?]" in line
-               for line in lines)
+    assert any(
+        line.startswith("certifications_under_price ")
+        and "[billing:iri?, maxPrice:number?]" in line
+        for line in lines
+    )
     assert any(line.startswith("search ") and "[text:literal]" in line for line in lines)
 
 
 def test_query_by_name_as_a_table(cli_runner, env):
-    result = cli_runner.invoke(cli, ["query", "exam_facts", "--param", f"certification={AWS}"], env=env)
+    result = cli_runner.invoke(
+        cli, ["query", "exam_facts", "--param", f"certification={AWS}"], env=env
+    )
     assert result.exit_code == 0, result.output
     header, rule, row, footer = result.output.splitlines()
     assert header.split()[:4] == ["certification", "certificationLabel", "exam", "passingScore"]
@@ -41,18 +46,24 @@ def test_query_as_json_and_csv(cli_runner, env):
     result = cli_runner.invoke(cli, ["query", "schools_in_state", "--format", "json"], env=env)
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
-    assert {r["name"] for r in body["rows"]} == {"University of Southern California", "University of California-Irvine"}
-    result = cli_runner.invoke(cli, ["query", "certifications_under_price", "-p", "maxPrice=150", "-f", "csv"],
-                               env=env)
+    assert {r["name"] for r in body["rows"]} == {
+        "University of Southern California",
+        "University of California-Irvine",
+    }
+    result = cli_runner.invoke(
+        cli, ["query", "certifications_under_price", "-p", "maxPrice=150", "-f", "csv"], env=env
+    )
     rows = list(csv.DictReader(io.StringIO(result.output)))
     assert sorted(float(r["price"]) for r in rows) == [0, 109]
 
 
 def test_query_from_a_file(cli_runner, env, tmp_path):
     path = tmp_path / "Ad hoc.rq"
-    path.write_text("PREFIX mlkg: <https://w3id.org/mlkg/def/>\n"
-                    "SELECT (COUNT(*) AS ?n) WHERE { ?d a mlkg:SourceDocument .\n"
-                    "  FILTER(!BOUND(?__not_iri) || ?d != ?__not_iri) }\n")
+    path.write_text(
+        "PREFIX mlkg: <https://w3id.org/mlkg/def/>\n"
+        "SELECT (COUNT(*) AS ?n) WHERE { ?d a mlkg:SourceDocument .\n"
+        "  FILTER(!BOUND(?__not_iri) || ?d != ?__not_iri) }\n"
+    )
     result = cli_runner.invoke(cli, ["query", str(path), "-f", "csv"], env=env)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == ["n", "3"]
@@ -61,13 +72,19 @@ def test_query_from_a_file(cli_runner, env, tmp_path):
     assert result.output.splitlines() == ["n", "2"]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["query", "nope"], "no canned query called 'nope'"),
-    (["query", "missing.rq"], "no such query file"),
-    (["query", "search"], "Missing required parameter 'text'"),
-    (["query", "schools_in_state", "-p", "state=California"], "Parameter 'state' must be an absolute IRI"),
-    (["query", "schools", "-p", "nonsense"], "--param takes NAME=VALUE"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["query", "nope"], "no canned query called 'nope'"),
+        (["query", "missing.rq"], "no such query file"),
+        (["query", "search"], "Missing required parameter 'text'"),
+        (
+            ["query", "schools_in_state", "-p", "state=California"],
+            "Parameter 'state' must be an absolute IRI",
+        ),
+        (["query", "schools", "-p", "nonsense"], "--param takes NAME=VALUE"),
+    ],
+)
 def test_query_errors_are_clean_messages(cli_runner, env, args, message):
     result = cli_runner.invoke(cli, args, env=env)
     assert result.exit_code == 1
@@ -79,7 +96,9 @@ def test_validate_stops_at_a_broken_query_file(cli_runner, tmp_path, monkeypatch
     from mlkg.config import Settings
 
     (tmp_path / "broken.rq").write_text("#+ summary: ok\nSELECT * WHERE {\n  ?s ?p ?_x_wibble\n}\n")
-    monkeypatch.setattr("mlkg.cli.Settings", lambda: Settings().with_overrides(queries_dir=tmp_path))
+    monkeypatch.setattr(
+        "mlkg.cli.Settings", lambda: Settings().with_overrides(queries_dir=tmp_path)
+    )
     result = cli_runner.invoke(cli, ["validate", "--no-sources"])
     assert result.exit_code == 1
     assert "broken.rq:3: parameter ?_x_wibble: unknown parameter type 'wibble'" in result.output

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from _live import LiveServer
+
 from mlkg._procs import descendants
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,18 +25,25 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (home / "queries").mkdir()
     (home / "ontology" / "mlkg.ttl").write_text(
         "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
-        "<https://w3id.org/mlkg/def/Thing> a owl:Class .\n", encoding="utf-8")
-    (home / "ontology" / "shapes.ttl").write_text("@prefix sh: <http://www.w3.org/ns/shacl#> .\n",
-                                                  encoding="utf-8")
+        "<https://w3id.org/mlkg/def/Thing> a owl:Class .\n",
+        encoding="utf-8",
+    )
+    (home / "ontology" / "shapes.ttl").write_text(
+        "@prefix sh: <http://www.w3.org/ns/shacl#> .\n", encoding="utf-8"
+    )
     (home / "data" / "one.ttl").write_text(
-        "<https://w3id.org/mlkg/thing/one> a <https://w3id.org/mlkg/def/Thing> .\n", encoding="utf-8")
+        "<https://w3id.org/mlkg/thing/one> a <https://w3id.org/mlkg/def/Thing> .\n",
+        encoding="utf-8",
+    )
     return home
 
 
 @pytest.fixture(scope="module")
 def server(project: Path):
     env = {"MLKG_HOME": str(project), "MLKG_SOURCES": str(project / "no-sources")}
-    with LiveServer(project / "var", env=env, args=("--processes", "2", "--threads", "4", "--workers", "1")) as live:
+    with LiveServer(
+        project / "var", env=env, args=("--processes", "2", "--threads", "4", "--workers", "1")
+    ) as live:
         yield live
 
 
@@ -45,8 +52,11 @@ def test_serve_builds_the_store_first_and_answers(server: LiveServer, project: P
     assert (project / "var" / "current" / "meta.json").exists()
     health = requests.get(f"{server.url}/health", timeout=10).json()
     assert health["status"] == "ok" and health["triples"] >= 2 and health["workers"] == 1
-    answer = requests.get(f"{server.url}/sparql", timeout=10,
-                          params={"query": "ASK { <https://w3id.org/mlkg/thing/one> a ?c }"})
+    answer = requests.get(
+        f"{server.url}/sparql",
+        timeout=10,
+        params={"query": "ASK { <https://w3id.org/mlkg/thing/one> a ?c }"},
+    )
     assert answer.json()["boolean"] is True
 
 
@@ -60,7 +70,9 @@ def test_one_log_line_per_request(server: LiveServer) -> None:
     lines = [line for line in log.splitlines() if marker in line]
     assert len(lines) == 4
     assert all(re.search(r"mlkg\.access: GET /\S+ \d{3} \d+\.\dms$", line) for line in lines)
-    assert sum(" 200 " in line for line in lines) == 3 and sum(" 404 " in line for line in lines) == 1
+    assert (
+        sum(" 200 " in line for line in lines) == 3 and sum(" 404 " in line for line in lines) == 1
+    )
     assert "Traceback" not in log
 
 
@@ -73,7 +85,9 @@ def test_processes_share_the_port_and_stop_together(project: Path) -> None:
         family = descendants(parent)
         # 2 server processes, each with 2 query workers.
         assert len(family) == 6
-        assert all(requests.get(f"{live.url}/health", timeout=10).status_code == 200 for _ in range(5))
+        assert all(
+            requests.get(f"{live.url}/health", timeout=10).status_code == 200 for _ in range(5)
+        )
     finally:
         live.stop()
     deadline = time.monotonic() + 5

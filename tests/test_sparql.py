@@ -5,16 +5,26 @@ from __future__ import annotations
 import pytest
 
 from mlkg.errors import BadRequestError, ForbiddenQueryError
-from mlkg.sparql import analyze, check_dataset, check_graph_iri, decode_escapes, syntax_error, tokenize
+from mlkg.sparql import (
+    analyze,
+    check_dataset,
+    check_graph_iri,
+    decode_escapes,
+    syntax_error,
+    tokenize,
+)
 
 
-@pytest.mark.parametrize(("query", "form"), [
-    ("SELECT * WHERE { ?s ?p ?o }", "SELECT"),
-    ("select ?s {?s ?p ?o}", "SELECT"),
-    ("PREFIX ex: <http://ex/> BASE <http://b/> ASK { ex:a ?p ?o }", "ASK"),
-    ("# a comment\nCONSTRUCT WHERE { ?s ?p ?o }", "CONSTRUCT"),
-    ("DESCRIBE <http://ex/a>", "DESCRIBE"),
-])
+@pytest.mark.parametrize(
+    ("query", "form"),
+    [
+        ("SELECT * WHERE { ?s ?p ?o }", "SELECT"),
+        ("select ?s {?s ?p ?o}", "SELECT"),
+        ("PREFIX ex: <http://ex/> BASE <http://b/> ASK { ex:a ?p ?o }", "ASK"),
+        ("# a comment\nCONSTRUCT WHERE { ?s ?p ?o }", "CONSTRUCT"),
+        ("DESCRIBE <http://ex/a>", "DESCRIBE"),
+    ],
+)
 def test_forms(query: str, form: str) -> None:
     info = analyze(query)
     assert info is not None and info.form == form
@@ -25,13 +35,21 @@ def test_not_a_query_is_left_to_the_engine() -> None:
     assert analyze("") is None
 
 
-@pytest.mark.parametrize("update", [
-    "INSERT DATA { <http://a> <http://b> <http://c> }",
-    "PREFIX ex: <http://ex/> DELETE WHERE { ?s ?p ?o }",
-    "CLEAR ALL", "DROP GRAPH <http://g>", "CREATE GRAPH <http://g>", "LOAD <http://ex/data.ttl>",
-    "COPY DEFAULT TO <http://g>", "MOVE <http://a> TO <http://b>", "ADD <http://a> TO <http://b>",
-    "WITH <http://g> DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }",
-])
+@pytest.mark.parametrize(
+    "update",
+    [
+        "INSERT DATA { <http://a> <http://b> <http://c> }",
+        "PREFIX ex: <http://ex/> DELETE WHERE { ?s ?p ?o }",
+        "CLEAR ALL",
+        "DROP GRAPH <http://g>",
+        "CREATE GRAPH <http://g>",
+        "LOAD <http://ex/data.ttl>",
+        "COPY DEFAULT TO <http://g>",
+        "MOVE <http://a> TO <http://b>",
+        "ADD <http://a> TO <http://b>",
+        "WITH <http://g> DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }",
+    ],
+)
 def test_updates_are_refused(update: str) -> None:
     with pytest.raises(ForbiddenQueryError) as caught:
         analyze(update)
@@ -39,33 +57,41 @@ def test_updates_are_refused(update: str) -> None:
     assert "read-only" in caught.value.detail
 
 
-@pytest.mark.parametrize("query", [
-    "SELECT * { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }",
-    "select * { service silent <http://x/> { ?s ?p ?o } }",
-    "SELECT * { ?s ?p ?o OPTIONAL { SeRvIcE ?endpoint { ?s ?q ?r } } }",
-    "SELECT * { \\u0053ERVICE <http://x/> { ?s ?p ?o } }",
-    "SELECT * {\n# comment }\n SERVICE <http://x/> {} }",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }",
+        "select * { service silent <http://x/> { ?s ?p ?o } }",
+        "SELECT * { ?s ?p ?o OPTIONAL { SeRvIcE ?endpoint { ?s ?q ?r } } }",
+        "SELECT * { \\u0053ERVICE <http://x/> { ?s ?p ?o } }",
+        "SELECT * {\n# comment }\n SERVICE <http://x/> {} }",
+    ],
+)
 def test_service_is_refused_wherever_it_stands(query: str) -> None:
     with pytest.raises(ForbiddenQueryError) as caught:
         analyze(query)
     assert "SERVICE" in caught.value.detail
 
 
-@pytest.mark.parametrize("query", [
-    'SELECT * { ?s ?p "SERVICE <http://x/> { }" }',
-    "SELECT * { ?s <http://ex/SERVICE> ?o } # SERVICE <http://x/>",
-    "PREFIX service: <http://ex/> SELECT * { ?s service:p ?service }",
-    "SELECT * { ?s ?p '''multi\nline SERVICE''' }",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        'SELECT * { ?s ?p "SERVICE <http://x/> { }" }',
+        "SELECT * { ?s <http://ex/SERVICE> ?o } # SERVICE <http://x/>",
+        "PREFIX service: <http://ex/> SELECT * { ?s service:p ?service }",
+        "SELECT * { ?s ?p '''multi\nline SERVICE''' }",
+    ],
+)
 def test_service_inside_strings_iris_and_comments_is_harmless(query: str) -> None:
     info = analyze(query)
     assert info is not None and info.form == "SELECT"
 
 
 def test_from_clauses_are_read_with_prefixes_and_base() -> None:
-    info = analyze("BASE <http://b/> PREFIX g: <http://ex/g/> "
-                   "SELECT * FROM g:one FROM <two> FROM NAMED <http://ex/three> { ?s ?p ?o }")
+    info = analyze(
+        "BASE <http://b/> PREFIX g: <http://ex/g/> "
+        "SELECT * FROM g:one FROM <two> FROM NAMED <http://ex/three> { ?s ?p ?o }"
+    )
     assert info is not None
     assert info.from_graphs == ("http://ex/g/one", "http://b/two")
     assert info.from_named == ("http://ex/three",)
@@ -104,7 +130,7 @@ def test_tokenizer_keeps_strings_iris_and_drops_comments() -> None:
 
 
 def test_syntax_error_quotes_the_engine_message_and_position() -> None:
-    error = syntax_error("error at 2:7: expected one of \"}\"", "SELECT *\nWHERE { ?s ?p")
+    error = syntax_error('error at 2:7: expected one of "}"', "SELECT *\nWHERE { ?s ?p")
     assert error.status == 400
     assert "error at 2:7" in error.detail
     assert error.extra["line"] == 2 and error.extra["column"] == 7

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from _live import LiveServer, build_from_files
 from rdflib import Graph, URIRef
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import JSON, XML, SPARQLWrapper
 
-from _live import LiveServer, build_from_files
 from mlkg._procs import cpu_seconds, descendants
 
 TESTS = Path(__file__).resolve().parent
@@ -63,14 +63,20 @@ def _bindings(response: requests.Response) -> list[dict]:
 
 # ---------------------------------------------------------------- the three ways to send a query
 
+
 def test_get_post_form_and_post_direct_give_the_same_answer(url: str) -> None:
     query = f"SELECT ?label WHERE {{ <{MLE}> <{RDFS_LABEL}> ?label }}"
     by_get = requests.get(url, params={"query": query}, timeout=10)
     by_form = requests.post(url, data={"query": query}, timeout=10)
-    by_body = requests.post(url, data=query.encode(), timeout=10,
-                            headers={"Content-Type": "application/sparql-query"})
-    assert _bindings(by_get) == _bindings(by_form) == _bindings(by_body) == [
-        {"label": {"type": "literal", "value": "machine learning engineer", "xml:lang": "en"}}]
+    by_body = requests.post(
+        url, data=query.encode(), timeout=10, headers={"Content-Type": "application/sparql-query"}
+    )
+    assert (
+        _bindings(by_get)
+        == _bindings(by_form)
+        == _bindings(by_body)
+        == [{"label": {"type": "literal", "value": "machine learning engineer", "xml:lang": "en"}}]
+    )
     assert by_get.headers["Content-Type"] == "application/sparql-results+json"
     assert "Accept" in by_get.headers["Vary"]
 
@@ -81,15 +87,19 @@ def test_trailing_slash_path_is_the_same_endpoint(url: str) -> None:
 
 # ---------------------------------------------------------------- formats
 
-@pytest.mark.parametrize(("accept", "media_type"), [
-    ("application/sparql-results+json", "application/sparql-results+json"),
-    ("application/sparql-results+xml", "application/sparql-results+xml"),
-    ("text/csv", "text/csv"),
-    ("text/tab-separated-values", "text/tab-separated-values"),
-    ("text/csv;q=0.5, application/sparql-results+xml;q=0.9", "application/sparql-results+xml"),
-    ("text/html, */*;q=0.1", "application/sparql-results+json"),
-    ("application/json", "application/sparql-results+json"),
-])
+
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        ("application/sparql-results+json", "application/sparql-results+json"),
+        ("application/sparql-results+xml", "application/sparql-results+xml"),
+        ("text/csv", "text/csv"),
+        ("text/tab-separated-values", "text/tab-separated-values"),
+        ("text/csv;q=0.5, application/sparql-results+xml;q=0.9", "application/sparql-results+xml"),
+        ("text/html, */*;q=0.1", "application/sparql-results+json"),
+        ("application/json", "application/sparql-results+json"),
+    ],
+)
 def test_select_format_by_accept(url: str, accept: str, media_type: str) -> None:
     response = requests.get(url, params={"query": SKILLS}, headers={"Accept": accept}, timeout=10)
     assert response.status_code == 200
@@ -102,19 +112,31 @@ def test_select_format_by_accept(url: str, accept: str, media_type: str) -> None
 
 
 def test_format_argument_overrides_accept(url: str) -> None:
-    response = requests.get(url, params={"query": SKILLS, "format": "tsv"},
-                            headers={"Accept": "application/sparql-results+json"}, timeout=10)
+    response = requests.get(
+        url,
+        params={"query": SKILLS, "format": "tsv"},
+        headers={"Accept": "application/sparql-results+json"},
+        timeout=10,
+    )
     assert response.headers["Content-Type"].startswith("text/tab-separated-values")
     posted = requests.post(url, data={"query": "ASK {}", "format": "xml"}, timeout=10)
     assert posted.headers["Content-Type"] == "application/sparql-results+xml"
     assert "<boolean>true</boolean>" in posted.text
 
 
-@pytest.mark.parametrize(("accept", "fmt"), [
-    (None, "turtle"), ("text/turtle", "turtle"), ("application/ld+json", "json-ld"),
-    ("application/n-triples", "nt"), ("application/rdf+xml", "xml"), ("application/n-quads", "nquads"),
-    ("application/trig", "trig"), ("application/rdf+xml;q=0.4, text/turtle;q=0.8", "turtle"),
-])
+@pytest.mark.parametrize(
+    ("accept", "fmt"),
+    [
+        (None, "turtle"),
+        ("text/turtle", "turtle"),
+        ("application/ld+json", "json-ld"),
+        ("application/n-triples", "nt"),
+        ("application/rdf+xml", "xml"),
+        ("application/n-quads", "nquads"),
+        ("application/trig", "trig"),
+        ("application/rdf+xml;q=0.4, text/turtle;q=0.8", "turtle"),
+    ],
+)
 def test_construct_formats_by_accept(url: str, accept: str | None, fmt: str) -> None:
     query = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(?s = <role/data-scientist>) }"
     headers = {"Accept": accept} if accept else {}
@@ -126,11 +148,20 @@ def test_construct_formats_by_accept(url: str, accept: str | None, fmt: str) -> 
 
 
 def test_unacceptable_format_is_406_listing_the_offer(url: str) -> None:
-    problem = assert_problem(requests.get(url, params={"query": SKILLS}, headers={"Accept": "image/png"},
-                                          timeout=10), 406)
+    problem = assert_problem(
+        requests.get(url, params={"query": SKILLS}, headers={"Accept": "image/png"}, timeout=10),
+        406,
+    )
     assert "application/sparql-results+json" in problem["available"]
-    graph_problem = assert_problem(requests.get(url, params={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
-                                                headers={"Accept": "text/csv"}, timeout=10), 406)
+    graph_problem = assert_problem(
+        requests.get(
+            url,
+            params={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+            headers={"Accept": "text/csv"},
+            timeout=10,
+        ),
+        406,
+    )
     assert "text/turtle" in graph_problem["detail"]
     assert_problem(requests.get(url, params={"query": SKILLS, "format": "yaml"}, timeout=10), 406)
 
@@ -140,22 +171,34 @@ def test_truncated_answers_say_so(url: str) -> None:
     assert len(_bindings(response)) == 50
     assert response.headers["MLKG-Truncated"] == "true"
     assert response.headers["X-SPARQL-MaxRows"] == "50"
-    whole = requests.get(url, params={"query": "SELECT * { ?s a <https://w3id.org/mlkg/def/Role> }"}, timeout=10)
+    whole = requests.get(
+        url, params={"query": "SELECT * { ?s a <https://w3id.org/mlkg/def/Role> }"}, timeout=10
+    )
     assert "MLKG-Truncated" not in whole.headers
 
 
 # ---------------------------------------------------------------- dataset
 
+
 def test_default_and_named_graph_parameters_are_honoured(url: str) -> None:
     ask = "ASK { <https://w3id.org/mlkg/extra/only-here> ?p ?o }"
     assert requests.get(url, params={"query": ask}, timeout=10).json()["boolean"] is True
-    only_fixture = requests.get(url, params={"query": ask, "default-graph-uri": G_FIXTURE}, timeout=10)
+    only_fixture = requests.get(
+        url, params={"query": ask, "default-graph-uri": G_FIXTURE}, timeout=10
+    )
     assert only_fixture.json()["boolean"] is False
     named = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
-    answer = requests.post(url, params={"named-graph-uri": G_EXTRA}, data=named.encode(), timeout=10,
-                           headers={"Content-Type": "application/sparql-query"})
+    answer = requests.post(
+        url,
+        params={"named-graph-uri": G_EXTRA},
+        data=named.encode(),
+        timeout=10,
+        headers={"Content-Type": "application/sparql-query"},
+    )
     assert [b["g"]["value"] for b in _bindings(answer)] == [G_EXTRA]
-    assert_problem(requests.get(url, params={"query": ask, "default-graph-uri": "no iri"}, timeout=10), 400)
+    assert_problem(
+        requests.get(url, params={"query": ask, "default-graph-uri": "no iri"}, timeout=10), 400
+    )
 
 
 def test_from_a_held_graph_is_answered_from_the_store(url: str) -> None:
@@ -167,8 +210,11 @@ def test_from_a_held_graph_is_answered_from_the_store(url: str) -> None:
 
 # ---------------------------------------------------------------- errors
 
+
 def test_malformed_query_is_400_quoting_the_parser(url: str) -> None:
-    problem = assert_problem(requests.get(url, params={"query": "SELECT *\nWHERE { ?s ?p }"}, timeout=10), 400)
+    problem = assert_problem(
+        requests.get(url, params={"query": "SELECT *\nWHERE { ?s ?p }"}, timeout=10), 400
+    )
     assert problem["title"] == "Malformed query"
     assert "error at 2:" in problem["detail"] and problem["line"] == 2 and problem["column"] > 0
 
@@ -177,48 +223,98 @@ def test_wrong_method_and_media_type_are_4xx(url: str) -> None:
     put = requests.put(url, params={"query": "ASK {}"}, timeout=10)
     assert_problem(put, 405)
     assert "GET" in put.headers["Allow"] and "POST" in put.headers["Allow"]
-    assert_problem(requests.post(url, data=b"ASK {}", headers={"Content-Type": "text/plain"}, timeout=10), 415)
+    assert_problem(
+        requests.post(url, data=b"ASK {}", headers={"Content-Type": "text/plain"}, timeout=10), 415
+    )
     assert_problem(requests.post(url, data=b"ASK {}", timeout=10), 415)
     utf16 = "ASK {}".encode("utf-16")
-    assert_problem(requests.post(url, data=utf16, timeout=10,
-                                 headers={"Content-Type": "application/sparql-query; charset=UTF-16"}), 415)
-    assert_problem(requests.post(url, data=b"ASK {\xff}", timeout=10,
-                                 headers={"Content-Type": "application/sparql-query"}), 400)
-    assert_problem(requests.get(url, params=[("query", "ASK {}"), ("query", "ASK {}")], timeout=10), 400)
+    assert_problem(
+        requests.post(
+            url,
+            data=utf16,
+            timeout=10,
+            headers={"Content-Type": "application/sparql-query; charset=UTF-16"},
+        ),
+        415,
+    )
+    assert_problem(
+        requests.post(
+            url,
+            data=b"ASK {\xff}",
+            timeout=10,
+            headers={"Content-Type": "application/sparql-query"},
+        ),
+        400,
+    )
+    assert_problem(
+        requests.get(url, params=[("query", "ASK {}"), ("query", "ASK {}")], timeout=10), 400
+    )
     assert_problem(requests.post(url, data={"format": "json"}, timeout=10), 400)
 
 
 def test_request_body_limit(url: str) -> None:
     big = "SELECT * WHERE { ?s ?p ?o } #" + "x" * 30_000
-    assert_problem(requests.post(url, data=big.encode(), timeout=10,
-                                 headers={"Content-Type": "application/sparql-query"}), 413)
+    assert_problem(
+        requests.post(
+            url, data=big.encode(), timeout=10, headers={"Content-Type": "application/sparql-query"}
+        ),
+        413,
+    )
 
 
 def test_errors_are_html_for_browsers(url: str) -> None:
     browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-    response = requests.get(url, params={"query": "SELECT * {"}, headers={"Accept": browser}, timeout=10)
+    response = requests.get(
+        url, params={"query": "SELECT * {"}, headers={"Accept": browser}, timeout=10
+    )
     assert response.status_code == 400 and response.headers["Content-Type"].startswith("text/html")
     assert "Malformed query" in response.text and "Traceback" not in response.text
 
 
 # ---------------------------------------------------------------- safety
 
-@pytest.mark.parametrize("update", [
-    "INSERT DATA { <http://ex/a> <http://ex/b> <http://ex/c> }", "CLEAR ALL", "DROP ALL",
-    "DELETE WHERE { ?s ?p ?o }", "LOAD <http://127.0.0.1:1/data.ttl>",
-])
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        "INSERT DATA { <http://ex/a> <http://ex/b> <http://ex/c> }",
+        "CLEAR ALL",
+        "DROP ALL",
+        "DELETE WHERE { ?s ?p ?o }",
+        "LOAD <http://127.0.0.1:1/data.ttl>",
+    ],
+)
 def test_updates_are_refused_and_change_nothing(url: str, update: str) -> None:
     count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
     before = _bindings(requests.get(url, params={"query": count}, timeout=10))
-    assert_problem(requests.post(url, data=update.encode(), timeout=10,
-                                 headers={"Content-Type": "application/sparql-update"}), 400)
+    assert_problem(
+        requests.post(
+            url,
+            data=update.encode(),
+            timeout=10,
+            headers={"Content-Type": "application/sparql-update"},
+        ),
+        400,
+    )
     assert_problem(requests.post(url, data={"update": update}, timeout=10), 400)
     assert_problem(requests.get(url, params={"update": update}, timeout=10), 400)
     assert_problem(requests.get(url, params={"query": update}, timeout=10), 400)
-    assert_problem(requests.post(url, data=update.encode(), timeout=10,
-                                 headers={"Content-Type": "application/sparql-query"}), 400)
+    assert_problem(
+        requests.post(
+            url,
+            data=update.encode(),
+            timeout=10,
+            headers={"Content-Type": "application/sparql-query"},
+        ),
+        400,
+    )
     assert _bindings(requests.get(url, params={"query": count + " # again"}, timeout=10)) == before
-    assert requests.get(url, params={"query": "ASK { <http://ex/a> ?p ?o }"}, timeout=10).json()["boolean"] is False
+    assert (
+        requests.get(url, params={"query": "ASK { <http://ex/a> ?p ?o }"}, timeout=10).json()[
+            "boolean"
+        ]
+        is False
+    )
 
 
 class Listener:
@@ -272,7 +368,9 @@ def test_no_query_makes_the_server_connect_or_read_a_file(url: str, tmp_path: Pa
             assert form.status_code == 400
         time.sleep(0.3)
         assert listener.connections == 0
-        socket.create_connection(("127.0.0.1", listener.port), timeout=2).close()  # the listener works
+        socket.create_connection(
+            ("127.0.0.1", listener.port), timeout=2
+        ).close()  # the listener works
         deadline = time.monotonic() + 2
         while listener.connections == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -337,9 +435,12 @@ def test_four_abandoned_runaways_do_not_stop_the_server(url: str) -> None:
 
 # ---------------------------------------------------------------- landing page, CORS, health
 
+
 def test_get_without_query_describes_the_service_to_rdf_clients(url: str) -> None:
     response = requests.get(url, headers={"Accept": "text/turtle"}, timeout=10)
-    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/turtle")
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith(
+        "text/turtle"
+    )
     graph = Graph().parse(data=response.text, format="turtle")
     sd = "http://www.w3.org/ns/sparql-service-description#"
     assert (URIRef(url), URIRef(sd + "endpoint"), URIRef(url)) in graph
@@ -355,19 +456,29 @@ def test_get_without_query_is_the_editor_for_browsers(url: str) -> None:
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html")
     assert '<textarea id="query" name="query"' in response.text and 'type="submit"' in response.text
     # The form works without JavaScript: submitting it is a plain form POST.
-    submitted = requests.post(url, data={"query": "ASK {}", "format": ""}, headers={"Accept": accept}, timeout=10)
+    submitted = requests.post(
+        url, data={"query": "ASK {}", "format": ""}, headers={"Accept": accept}, timeout=10
+    )
     assert submitted.status_code == 200
 
 
 def test_cors(url: str) -> None:
-    preflight = requests.options(url, timeout=10, headers={
-        "Origin": "https://example.org", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type"})
+    preflight = requests.options(
+        url,
+        timeout=10,
+        headers={
+            "Origin": "https://example.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
-    response = requests.get(url, params={"query": "ASK {}"}, headers={"Origin": "https://example.org"}, timeout=10)
+    response = requests.get(
+        url, params={"query": "ASK {}"}, headers={"Origin": "https://example.org"}, timeout=10
+    )
     assert response.headers["Access-Control-Allow-Origin"] == "*"
 
 
@@ -377,6 +488,7 @@ def test_health_names_the_store(server: LiveServer) -> None:
 
 
 # ---------------------------------------------------------------- real clients
+
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_sparqlwrapper(url: str, method: str) -> None:

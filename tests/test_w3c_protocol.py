@@ -14,10 +14,9 @@ from urllib.parse import urlsplit
 import pyoxigraph as ox
 import pytest
 import requests
+from _live import LiveServer, build_from_files
 from rdflib import RDF, RDFS, Graph, Namespace, URIRef
 from rdflib.collection import Collection
-
-from _live import LiveServer, build_from_files
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT.parent / "shared" / "w3c" / "sparql11"
@@ -29,8 +28,23 @@ UT = Namespace("http://www.w3.org/2009/sparql/tests/test-update#")
 HTS = Namespace("http://www.w3.org/2011/http-statusCodes#")
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 XSD = "http://www.w3.org/2001/XMLSchema#"
-NUMERIC = {XSD + t for t in ("integer", "decimal", "double", "float", "negativeInteger", "positiveInteger",
-                             "nonNegativeInteger", "nonPositiveInteger", "long", "int", "short", "byte")}
+NUMERIC = {
+    XSD + t
+    for t in (
+        "integer",
+        "decimal",
+        "double",
+        "float",
+        "negativeInteger",
+        "positiveInteger",
+        "nonNegativeInteger",
+        "nonPositiveInteger",
+        "long",
+        "int",
+        "short",
+        "byte",
+    )
+}
 
 pytestmark = pytest.mark.skipif(not SUITE.is_dir(), reason=f"the W3C suite is not at {SUITE}")
 
@@ -58,7 +72,9 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     graph, _ = _manifest("protocol")
     graphs: dict[str, Path] = {}
     for data in graph.objects(None, UT.graphData):  # the protocol tests' graphs, by their labels
-        graphs[str(graph.value(data, RDFS.label))] = Path(urlsplit(str(graph.value(data, UT.graph))).path)
+        graphs[str(graph.value(data, RDFS.label))] = Path(
+            urlsplit(str(graph.value(data, UT.graph))).path
+        )
     for name in ("json-res/data.ttl", "csv-tsv-res/data.ttl", "csv-tsv-res/data2.ttl"):
         graphs[_data_graph(SUITE / name)] = SUITE / name
     var = tmp_path_factory.mktemp("w3c-var")
@@ -68,6 +84,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 
 # ---------------------------------------------------------------- protocol
+
 
 def _requests(graph: Graph, test: URIRef) -> list:
     action = graph.value(test, MF.action)
@@ -82,7 +99,9 @@ def _send(graph: Graph, request, base: str) -> requests.Response:
     header_list = graph.value(request, HT.headers)
     if header_list is not None:
         for header in Collection(graph, header_list):
-            headers[str(graph.value(header, HT.fieldName))] = str(graph.value(header, HT.fieldValue))
+            headers[str(graph.value(header, HT.fieldName))] = str(
+                graph.value(header, HT.fieldValue)
+            )
     body = graph.value(request, HT.body)
     data = None
     if body is not None:
@@ -91,8 +110,9 @@ def _send(graph: Graph, request, base: str) -> requests.Response:
     if data is not None and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = ""  # the suite means: no media type at all
     session = requests.Session()
-    prepared = session.prepare_request(requests.Request(method, base + path[len("/sparql"):], data=data,
-                                                        headers=headers))
+    prepared = session.prepare_request(
+        requests.Request(method, base + path[len("/sparql") :], data=data, headers=headers)
+    )
     if headers.get("Content-Type") == "":
         prepared.headers.pop("Content-Type", None)
     return session.send(prepared, timeout=30)
@@ -102,7 +122,9 @@ def _check_response(graph: Graph, request, response: requests.Response) -> None:
     expected = graph.value(request, HT.resp)
     statuses = {str(s).rsplit("#", 1)[1] for s in graph.objects(expected, MF.expectedStatus)}
     actual = f"StatusCode{response.status_code // 100}xx"
-    assert actual in statuses, f"status {response.status_code} not in {statuses}: {response.text[:300]}"
+    assert actual in statuses, (
+        f"status {response.status_code} not in {statuses}: {response.text[:300]}"
+    )
     fmt = graph.value(expected, MF.expectedFormat)
     media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
     if fmt is not None and str(fmt) == "boolean":
@@ -115,14 +137,24 @@ def _check_response(graph: Graph, request, response: requests.Response) -> None:
         if wanted is not None:
             assert value is wanted.toPython()
     elif fmt is not None and str(fmt) == "tabular":
-        assert media_type in ("application/sparql-results+json", "application/sparql-results+xml",
-                              "text/csv", "text/tab-separated-values")
+        assert media_type in (
+            "application/sparql-results+json",
+            "application/sparql-results+xml",
+            "text/csv",
+            "text/tab-separated-values",
+        )
         if media_type.endswith("json"):
             assert response.json()["head"]["vars"] == ["value"]
     elif fmt is not None and str(fmt) == "RDF":
         assert media_type in ("application/rdf+xml", "text/turtle", "application/n-triples")
-        Graph().parse(data=response.content, format={"application/rdf+xml": "xml", "text/turtle": "turtle",
-                                                      "application/n-triples": "nt"}[media_type])
+        Graph().parse(
+            data=response.content,
+            format={
+                "application/rdf+xml": "xml",
+                "text/turtle": "turtle",
+                "application/n-triples": "nt",
+            }[media_type],
+        )
 
 
 @pytest.mark.parametrize(("name", "test"), _entries("protocol"))
@@ -135,8 +167,9 @@ def test_protocol(server: LiveServer, name: str, test: URIRef) -> None:
         first = _send(graph, steps[0], base)
         assert 400 <= first.status_code < 500
         assert first.json()["title"] == "Query not allowed"
-        count = requests.get(base, params={"query": "SELECT (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } }"},
-                             timeout=10).json()["results"]["bindings"][0]["n"]["value"]
+        count = requests.get(
+            base, params={"query": "SELECT (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } }"}, timeout=10
+        ).json()["results"]["bindings"][0]["n"]["value"]
         assert int(count) == sum(int(v) for v in _graph_sizes(base).values())
         return
     for step in steps:
@@ -144,12 +177,16 @@ def test_protocol(server: LiveServer, name: str, test: URIRef) -> None:
 
 
 def _graph_sizes(base: str) -> dict[str, int]:
-    response = requests.get(base, params={"query": "SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"},
-                            timeout=10)
+    response = requests.get(
+        base,
+        params={"query": "SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"},
+        timeout=10,
+    )
     return {b["g"]["value"]: int(b["n"]["value"]) for b in response.json()["results"]["bindings"]}
 
 
 # ---------------------------------------------------------------- result formats
+
 
 def _same_term(ours, theirs, bnodes: dict[str, str]) -> bool:
     """RDF term equality with blank nodes matched consistently and numeric literals by value
@@ -160,7 +197,11 @@ def _same_term(ours, theirs, bnodes: dict[str, str]) -> bool:
         return False
     if isinstance(theirs, ox.BlankNode):
         return bnodes.setdefault(theirs.value, ours.value) == ours.value
-    if isinstance(theirs, ox.Literal) and theirs.datatype.value in NUMERIC and ours.datatype.value in NUMERIC:
+    if (
+        isinstance(theirs, ox.Literal)
+        and theirs.datatype.value in NUMERIC
+        and ours.datatype.value in NUMERIC
+    ):
         try:
             return Decimal(theirs.value) == Decimal(ours.value)
         except InvalidOperation:
@@ -176,16 +217,25 @@ def _same_solutions(ours: ox.QuerySolutions, theirs: ox.QuerySolutions) -> None:
     assert len(ours_rows) == len(theirs_rows)
     bnodes: dict[str, str] = {}
     for mine, expected in zip(ours_rows, theirs_rows, strict=True):  # both ordered by the query
-        assert all(_same_term(a, b, bnodes) for a, b in zip(mine, expected, strict=True)), (mine, expected)
+        assert all(_same_term(a, b, bnodes) for a, b in zip(mine, expected, strict=True)), (
+            mine,
+            expected,
+        )
 
 
-def _run_suite_query(server: LiveServer, folder: str, test: URIRef, graph: Graph, accept: str) -> requests.Response:
+def _run_suite_query(
+    server: LiveServer, folder: str, test: URIRef, graph: Graph, accept: str
+) -> requests.Response:
     action = graph.value(test, MF.action)
     query = Path(urlsplit(str(graph.value(action, QT.query))).path).read_text(encoding="utf-8")
     data = Path(urlsplit(str(graph.value(action, QT.data))).path)
-    return requests.post(f"{server.url}/sparql", params={"default-graph-uri": _data_graph(data)},
-                         data=query.encode(), timeout=10,
-                         headers={"Content-Type": "application/sparql-query", "Accept": accept})
+    return requests.post(
+        f"{server.url}/sparql",
+        params={"default-graph-uri": _data_graph(data)},
+        data=query.encode(),
+        timeout=10,
+        headers={"Content-Type": "application/sparql-query", "Accept": accept},
+    )
 
 
 @pytest.mark.parametrize(("name", "test"), _entries("json-res"))
@@ -199,8 +249,10 @@ def test_json_results(server: LiveServer, name: str, test: URIRef) -> None:
     if "boolean" in expected:
         assert ours["boolean"] is expected["boolean"]
         return
-    _same_solutions(ox.parse_query_results(response.content, format=ox.QueryResultsFormat.JSON),
-                    ox.parse_query_results(expected_path.read_bytes(), format=ox.QueryResultsFormat.JSON))
+    _same_solutions(
+        ox.parse_query_results(response.content, format=ox.QueryResultsFormat.JSON),
+        ox.parse_query_results(expected_path.read_bytes(), format=ox.QueryResultsFormat.JSON),
+    )
 
 
 def _csv_cell_equal(ours: str, theirs: str, bnodes: dict[str, str]) -> bool:
@@ -222,8 +274,10 @@ def test_csv_tsv_results(server: LiveServer, name: str, test: URIRef) -> None:
         response = _run_suite_query(server, "csv-tsv-res", test, graph, "text/tab-separated-values")
         assert response.status_code == 200
         assert response.headers["Content-Type"].startswith("text/tab-separated-values")
-        _same_solutions(ox.parse_query_results(response.content, format=ox.QueryResultsFormat.TSV),
-                        ox.parse_query_results(expected_path.read_bytes(), format=ox.QueryResultsFormat.TSV))
+        _same_solutions(
+            ox.parse_query_results(response.content, format=ox.QueryResultsFormat.TSV),
+            ox.parse_query_results(expected_path.read_bytes(), format=ox.QueryResultsFormat.TSV),
+        )
         return
     response = _run_suite_query(server, "csv-tsv-res", test, graph, "text/csv")
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
@@ -232,15 +286,21 @@ def test_csv_tsv_results(server: LiveServer, name: str, test: URIRef) -> None:
     assert ours[0] == theirs[0] and len(ours) == len(theirs)
     bnodes: dict[str, str] = {}
     for mine, expected in zip(ours[1:], theirs[1:], strict=True):
-        assert all(_csv_cell_equal(a, b, bnodes) for a, b in zip(mine, expected, strict=True)), (mine, expected)
+        assert all(_csv_cell_equal(a, b, bnodes) for a, b in zip(mine, expected, strict=True)), (
+            mine,
+            expected,
+        )
 
 
 # ---------------------------------------------------------------- service description
 
+
 @pytest.mark.parametrize(("name", "test"), _entries("service-description"))
 def test_service_description(server: LiveServer, name: str, test: URIRef) -> None:
     endpoint = f"{server.url}/sparql"
-    response = requests.get(endpoint, headers={"Accept": "text/turtle, application/rdf+xml;q=0.9"}, timeout=10)
+    response = requests.get(
+        endpoint, headers={"Accept": "text/turtle, application/rdf+xml;q=0.9"}, timeout=10
+    )
     assert response.status_code == 200
     description = Graph().parse(data=response.text, format="turtle")  # returns-rdf
     service = URIRef(endpoint)

@@ -44,7 +44,7 @@ def _stat(pid: int) -> list[str] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return text[text.rindex(")") + 2:].split()
+    return text[text.rindex(")") + 2 :].split()
 
 
 def descendants(pid: int) -> list[int]:
@@ -95,7 +95,9 @@ def oxigraph_binary() -> str:
 class OxigraphServer:
     """`oxigraph serve` (or `serve-read-only`) on 127.0.0.1 with a port the OS picks."""
 
-    def __init__(self, location: Path, *, read_only: bool = False, extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, location: Path, *, read_only: bool = False, extra: tuple[str, ...] = ()
+    ) -> None:
         self.location, self.read_only, self.extra = Path(location), read_only, extra
         self.process: subprocess.Popen | None = None
         self.url = ""
@@ -103,8 +105,18 @@ class OxigraphServer:
     def start(self, timeout: float = 30.0) -> OxigraphServer:
         command = "serve-read-only" if self.read_only else "serve"
         self.process = subprocess.Popen(
-            [oxigraph_binary(), command, "--location", str(self.location), "--bind", "127.0.0.1:0",
-             *self.extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                oxigraph_binary(),
+                command,
+                "--location",
+                str(self.location),
+                "--bind",
+                "127.0.0.1:0",
+                *self.extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             ports = listening_ports(self.process.pid)

@@ -14,8 +14,10 @@ from xml.sax.saxutils import escape as _xml_escape
 import pyoxigraph as ox
 
 MEDIA_TYPES = {
-    "json": "application/sparql-results+json", "xml": "application/sparql-results+xml",
-    "csv": "text/csv", "tsv": "text/tab-separated-values",
+    "json": "application/sparql-results+json",
+    "xml": "application/sparql-results+xml",
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
 }
 XSD = "http://www.w3.org/2001/XMLSchema#"
 XSD_STRING = XSD + "string"
@@ -44,8 +46,12 @@ def write_boolean(value: bool, fmt: str) -> bytes:
     return word.encode()
 
 
-def write_solutions(variables: Sequence[str], rows: Sequence[ox.QuerySolution], fmt: str,
-                    columns: Sequence[int] | None = None) -> bytes:
+def write_solutions(
+    variables: Sequence[str],
+    rows: Sequence[ox.QuerySolution],
+    fmt: str,
+    columns: Sequence[int] | None = None,
+) -> bytes:
     """SELECT rows in `fmt` ("json", "xml", "csv" or "tsv"); `columns` picks and orders the row
     values (default: all, in order)."""
     if columns is not None:
@@ -55,6 +61,7 @@ def write_solutions(variables: Sequence[str], rows: Sequence[ox.QuerySolution], 
 
 # ---------------------------------------------------------------- JSON
 
+
 def _json_term(term) -> str:
     kind = type(term)
     if kind is ox.NamedNode:
@@ -62,17 +69,35 @@ def _json_term(term) -> str:
     if kind is ox.Literal:
         language = term.language
         if language:
-            return '{"type":"literal","value":' + _dumps(term.value) + ',"xml:lang":' + _dumps(language) + "}"
+            return (
+                '{"type":"literal","value":'
+                + _dumps(term.value)
+                + ',"xml:lang":'
+                + _dumps(language)
+                + "}"
+            )
         datatype = term.datatype.value
         if datatype == XSD_STRING:
             return '{"type":"literal","value":' + _dumps(term.value) + "}"
-        return ('{"type":"literal","value":' + _dumps(term.value) + ',"datatype":'
-                + _dumps(datatype) + "}")
+        return (
+            '{"type":"literal","value":'
+            + _dumps(term.value)
+            + ',"datatype":'
+            + _dumps(datatype)
+            + "}"
+        )
     if kind is ox.BlankNode:
         return '{"type":"bnode","value":' + _dumps(term.value) + "}"
     if kind is ox.Triple:
-        return ('{"type":"triple","value":{"subject":' + _json_term(term.subject) + ',"predicate":'
-                + _json_term(term.predicate) + ',"object":' + _json_term(term.object) + "}}")
+        return (
+            '{"type":"triple","value":{"subject":'
+            + _json_term(term.subject)
+            + ',"predicate":'
+            + _json_term(term.predicate)
+            + ',"object":'
+            + _json_term(term.object)
+            + "}}"
+        )
     raise TypeError(f"unexpected term {term!r}")
 
 
@@ -93,6 +118,7 @@ def _json(variables: Sequence[str], rows: Sequence[ox.QuerySolution]) -> str:
 
 # ---------------------------------------------------------------- XML
 
+
 def _xml_term(term) -> str:
     kind = type(term)
     if kind is ox.NamedNode:
@@ -109,9 +135,15 @@ def _xml_term(term) -> str:
     if kind is ox.BlankNode:
         return "<bnode>" + _xml_escape(term.value) + "</bnode>"
     if kind is ox.Triple:
-        return ("<triple><subject>" + _xml_term(term.subject) + "</subject><predicate>"
-                + _xml_term(term.predicate) + "</predicate><object>" + _xml_term(term.object)
-                + "</object></triple>")
+        return (
+            "<triple><subject>"
+            + _xml_term(term.subject)
+            + "</subject><predicate>"
+            + _xml_term(term.predicate)
+            + "</predicate><object>"
+            + _xml_term(term.object)
+            + "</object></triple>"
+        )
     raise TypeError(f"unexpected term {term!r}")
 
 
@@ -133,6 +165,7 @@ def _xml(variables: Sequence[str], rows: Sequence[ox.QuerySolution]) -> str:
 
 
 # ---------------------------------------------------------------- CSV
+
 
 def _csv_value(term) -> str:
     kind = type(term)
@@ -163,6 +196,7 @@ def _csv_value_name(name: str) -> str:
 
 # ---------------------------------------------------------------- TSV
 
+
 def _tsv_term(term) -> str:
     kind = type(term)
     if kind is ox.NamedNode:
@@ -187,7 +221,9 @@ def _tsv_term(term) -> str:
             return value
         return '"' + value.translate(_TSV_ESCAPES) + '"^^<' + datatype + ">"
     if kind is ox.Triple:
-        return f"<< {_tsv_term(term.subject)} {_tsv_term(term.predicate)} {_tsv_term(term.object)} >>"
+        return (
+            f"<< {_tsv_term(term.subject)} {_tsv_term(term.predicate)} {_tsv_term(term.object)} >>"
+        )
     raise TypeError(f"unexpected term {term!r}")
 
 

@@ -1,5 +1,6 @@
 """A small SPARQL scanner: finds the structure that canned-query binding needs, skipping comments,
-strings and IRIs. It is not a parser (pyoxigraph parses); it only locates tokens at their nesting depth.
+strings and IRIs. It is not a parser (pyoxigraph parses); it only locates tokens at their nesting
+depth.
 
 Used once per query file at load time by :mod:`mlkg.queries`.
 """

@@ -41,8 +41,16 @@ from mlkg.errors import (
 from mlkg.sparql import analyze, check_dataset, syntax_error, tokenize
 
 __all__ = [
-    "GRAPH_FORMATS", "RESULT_FORMATS", "Backend", "EmbeddedBackend", "PooledBackend", "RemoteBackend",
-    "RunResult", "open_backend", "to_ox", "to_tuple",
+    "GRAPH_FORMATS",
+    "RESULT_FORMATS",
+    "Backend",
+    "EmbeddedBackend",
+    "PooledBackend",
+    "RemoteBackend",
+    "RunResult",
+    "open_backend",
+    "to_ox",
+    "to_tuple",
 ]
 
 GRAPHS_QUERY = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
@@ -52,9 +60,17 @@ DEFAULT_COUNT_QUERY = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 class Backend(Protocol):
     """What the web layer needs of a store."""
 
-    def run(self, query: str, *, result_format: str, substitutions: dict[str, Node] | None = None,
-            timeout: float | None = None, default_graph: list[str] | None = None,
-            named_graphs: list[str] | None = None, limit: int | None = None) -> RunResult: ...
+    def run(
+        self,
+        query: str,
+        *,
+        result_format: str,
+        substitutions: dict[str, Node] | None = None,
+        timeout: float | None = None,
+        default_graph: list[str] | None = None,
+        named_graphs: list[str] | None = None,
+        limit: int | None = None,
+    ) -> RunResult: ...
 
     def graphs(self) -> dict[str, int]: ...
 
@@ -83,9 +99,16 @@ def to_tuple(term: Node) -> tuple:
     raise BadRequestError(f"cannot bind {term!r}: only IRIs, blank nodes and literals can be bound")
 
 
-def _request(query: str, result_format: str, substitutions: dict[str, Node] | None,
-             default_graph: list[str] | None, named_graphs: list[str] | None, limit: int | None,
-             base_iri: str | None, graphs=None) -> Request:
+def _request(
+    query: str,
+    result_format: str,
+    substitutions: dict[str, Node] | None,
+    default_graph: list[str] | None,
+    named_graphs: list[str] | None,
+    limit: int | None,
+    base_iri: str | None,
+    graphs=None,
+) -> Request:
     """The request to run, after the safety checks every query passes whoever sends it.
 
     :raises ForbiddenQueryError: for updates, SERVICE, LOAD, and FROM graphs the store lacks
@@ -97,12 +120,16 @@ def _request(query: str, result_format: str, substitutions: dict[str, Node] | No
         check_dataset(info, set(graphs()), overridden=protocol_dataset)
     return Request(
         variable_order=info.star_order if info is not None else None,
-        query=query, result_format=result_format,
+        query=query,
+        result_format=result_format,
         default_graph=tuple(default_graph) if default_graph is not None else None,
         named_graphs=tuple(named_graphs) if named_graphs is not None else None,
-        substitutions=tuple((name.lstrip("?$"), to_tuple(term))
-                            for name, term in (substitutions or {}).items()),
-        limit=limit, base_iri=base_iri)
+        substitutions=tuple(
+            (name.lstrip("?$"), to_tuple(term)) for name, term in (substitutions or {}).items()
+        ),
+        limit=limit,
+        base_iri=base_iri,
+    )
 
 
 def _raise_engine_error(name: str, detail: str, extra: dict, query: str) -> None:
@@ -162,21 +189,41 @@ class EmbeddedBackend:
     It cannot stop a query: `timeout` is not enforced here. The server uses `PooledBackend`.
     """
 
-    def __init__(self, store_dir: Path, *, limit: int | None = None, base_iri: str | None = None) -> None:
+    def __init__(
+        self, store_dir: Path, *, limit: int | None = None, base_iri: str | None = None
+    ) -> None:
         try:
             self.store = ox.Store.read_only(str(store_dir))
         except OSError as exc:
-            raise StoreError(f"cannot open the store at {store_dir}: {exc}; run `mlkg build`") from exc
+            raise StoreError(
+                f"cannot open the store at {store_dir}: {exc}; run `mlkg build`"
+            ) from exc
         self.store_dir = Path(store_dir)
         self.limit, self.base_iri = limit, base_iri
         self._graphs: dict[str, int] | None = None
 
-    def run(self, query: str, *, result_format: str, substitutions: dict[str, Node] | None = None,
-            timeout: float | None = None, default_graph: list[str] | None = None,
-            named_graphs: list[str] | None = None, limit: int | None = None) -> RunResult:
+    def run(
+        self,
+        query: str,
+        *,
+        result_format: str,
+        substitutions: dict[str, Node] | None = None,
+        timeout: float | None = None,
+        default_graph: list[str] | None = None,
+        named_graphs: list[str] | None = None,
+        limit: int | None = None,
+    ) -> RunResult:
         """Run `query` and serialize its answer. `timeout` is not enforced in-process."""
-        request = _request(query, result_format, substitutions, default_graph, named_graphs,
-                           limit if limit is not None else self.limit, self.base_iri, self.graphs)
+        request = _request(
+            query,
+            result_format,
+            substitutions,
+            default_graph,
+            named_graphs,
+            limit if limit is not None else self.limit,
+            self.base_iri,
+            self.graphs,
+        )
         try:
             return execute(self.store, request)
         except SyntaxError as exc:
@@ -209,12 +256,23 @@ def _meta_info(store_dir: Path) -> dict[str, object]:
 class PooledBackend:
     """The built store, queried in killable worker processes, with an answer cache per store version."""
 
-    def __init__(self, store_dir: Path, *, workers: int = 2, timeout: float | None = 10.0,
-                 limit: int | None = None, base_iri: str | None = None, cache: bool = True) -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        workers: int = 2,
+        timeout: float | None = 10.0,
+        limit: int | None = None,
+        base_iri: str | None = None,
+        cache: bool = True,
+    ) -> None:
         from mlkg.workers import PoolError, WorkerPool
 
         self.store_dir = Path(store_dir)
-        if not (self.store_dir / "meta.json").exists() and not (self.store_dir / "CURRENT").exists():
+        if (
+            not (self.store_dir / "meta.json").exists()
+            and not (self.store_dir / "CURRENT").exists()
+        ):
             raise StoreError(f"no built store at {self.store_dir}; run `mlkg build` first")
         self.timeout, self.limit, self.base_iri = timeout, limit, base_iri
         self._info = _meta_info(self.store_dir)
@@ -225,9 +283,17 @@ class PooledBackend:
         self.cache = _AnswerCache() if cache else None
         self._graphs: dict[str, int] | None = None
 
-    def run(self, query: str, *, result_format: str, substitutions: dict[str, Node] | None = None,
-            timeout: float | None = None, default_graph: list[str] | None = None,
-            named_graphs: list[str] | None = None, limit: int | None = None) -> RunResult:
+    def run(
+        self,
+        query: str,
+        *,
+        result_format: str,
+        substitutions: dict[str, Node] | None = None,
+        timeout: float | None = None,
+        default_graph: list[str] | None = None,
+        named_graphs: list[str] | None = None,
+        limit: int | None = None,
+    ) -> RunResult:
         """Run `query` in a worker process, stopped after `timeout` s (default: the backend's).
 
         :raises SparqlSyntaxError: for a malformed query (message, line and column from the engine).
@@ -235,8 +301,16 @@ class PooledBackend:
         """
         from mlkg.workers import PoolBusy, PoolError, QueryTimeout, WorkerGone
 
-        request = _request(query, result_format, substitutions, default_graph, named_graphs,
-                           limit if limit is not None else self.limit, self.base_iri, self.graphs)
+        request = _request(
+            query,
+            result_format,
+            substitutions,
+            default_graph,
+            named_graphs,
+            limit if limit is not None else self.limit,
+            self.base_iri,
+            self.graphs,
+        )
         cache = self.cache
         if cache is not None:
             found = cache.get(request)
@@ -249,14 +323,18 @@ class PooledBackend:
             raise QueryTimeoutError(
                 f"The query ran longer than the {limit_s:g} s limit and was stopped. Narrow it "
                 "(more specific patterns, a LIMIT, fewer OPTIONALs) and try again.",
-                limit_seconds=limit_s) from None
+                limit_seconds=limit_s,
+            ) from None
         except PoolBusy:
             raise QueryTimeoutError(
                 f"Every query worker stayed busy for {limit_s:g} s; try again shortly.",
-                retry_after=1, limit_seconds=limit_s) from None
+                retry_after=1,
+                limit_seconds=limit_s,
+            ) from None
         except WorkerGone as exc:
-            raise StoreError(f"the query worker stopped unexpectedly ({exc}); it has been replaced, "
-                             "try again") from None
+            raise StoreError(
+                f"the query worker stopped unexpectedly ({exc}); it has been replaced, try again"
+            ) from None
         except PoolError as exc:
             _raise_engine_error(exc.name, exc.detail, exc.extra, query)
             raise  # unreachable: _raise_engine_error always raises
@@ -268,8 +346,10 @@ class PooledBackend:
         """Named graph IRI -> number of triples (asked once of a worker, then kept)."""
         if self._graphs is None:
             body = self.run(GRAPHS_QUERY, result_format="json", limit=None).body
-            counts = {b["g"]["value"]: int(b["n"]["value"])
-                      for b in json.loads(body)["results"]["bindings"]}
+            counts = {
+                b["g"]["value"]: int(b["n"]["value"])
+                for b in json.loads(body)["results"]["bindings"]
+            }
             self._graphs = counts
         return self._graphs
 
@@ -294,12 +374,20 @@ def _sparql_term(term: tuple) -> str:
     kind = term[0]
     if kind == "iri":
         if not _SAFE_IRI.match(term[1]):
-            raise BadRequestError(f"cannot bind the IRI {term[1]!r}: it holds characters IRIs may not")
+            raise BadRequestError(
+                f"cannot bind the IRI {term[1]!r}: it holds characters IRIs may not"
+            )
         return f"<{term[1]}>"
     if kind == "literal":
         _, value, datatype, language = term
-        text = '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace(
-            "\r", "\\r") + '"'
+        text = (
+            '"'
+            + value.replace("\\", "\\\\")
+            .replace('"', '\\"')
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+            + '"'
+        )
         if language:
             if not re.fullmatch(r"[A-Za-z]+(-[A-Za-z0-9]+)*", language):
                 raise BadRequestError(f"bad language tag {language!r}")
@@ -325,7 +413,7 @@ def bind_remote(query: str, substitutions: tuple[tuple[str, tuple], ...]) -> str
     for token in tokenize(query):
         offset = query.index(token.text, offset)
         if token.text == "{":
-            return query[:offset + 1] + block + query[offset + 1:]
+            return query[: offset + 1] + block + query[offset + 1 :]
         offset += len(token.text)
     raise BadRequestError("cannot bind values: the query has no WHERE group")
 
@@ -333,8 +421,14 @@ def bind_remote(query: str, substitutions: tuple[tuple[str, tuple], ...]) -> str
 class RemoteBackend:
     """A SPARQL 1.1 endpoint over HTTP. Queries are refused and checked by the web layer first."""
 
-    def __init__(self, url: str, *, timeout: float | None = 10.0, limit: int | None = None,
-                 base_iri: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float | None = 10.0,
+        limit: int | None = None,
+        base_iri: str | None = None,
+    ) -> None:
         import requests
 
         parts = urlsplit(url)
@@ -346,17 +440,33 @@ class RemoteBackend:
         self._graphs: dict[str, int] | None = None
         self._lock = threading.Lock()
 
-    def run(self, query: str, *, result_format: str, substitutions: dict[str, Node] | None = None,
-            timeout: float | None = None, default_graph: list[str] | None = None,
-            named_graphs: list[str] | None = None, limit: int | None = None) -> RunResult:
+    def run(
+        self,
+        query: str,
+        *,
+        result_format: str,
+        substitutions: dict[str, Node] | None = None,
+        timeout: float | None = None,
+        default_graph: list[str] | None = None,
+        named_graphs: list[str] | None = None,
+        limit: int | None = None,
+    ) -> RunResult:
         """Send `query` to the remote endpoint and re-serialize its answer under our cap.
 
         :raises QueryTimeoutError: when the remote does not answer within the limit.
         """
         import requests
 
-        request = _request(query, result_format, substitutions, default_graph, named_graphs,
-                           limit if limit is not None else self.limit, self.base_iri, self.graphs)
+        request = _request(
+            query,
+            result_format,
+            substitutions,
+            default_graph,
+            named_graphs,
+            limit if limit is not None else self.limit,
+            self.base_iri,
+            self.graphs,
+        )
         text = bind_remote(query, request.substitutions)
         if self.base_iri:
             text = f"BASE <{self.base_iri}> {text}"
@@ -366,20 +476,30 @@ class RemoteBackend:
         limit_s = timeout if timeout is not None else self.timeout
         try:
             response = self.session.post(
-                self.url, params=params, data=text.encode("utf-8"), timeout=limit_s,
-                headers={"Content-Type": "application/sparql-query; charset=utf-8",
-                         "Accept": f"{_GRAPH_ACCEPT}, {_RESULTS_ACCEPT};q=0.9" if graph_answer
-                         else f"{_RESULTS_ACCEPT}, {_GRAPH_ACCEPT};q=0.9"})
+                self.url,
+                params=params,
+                data=text.encode("utf-8"),
+                timeout=limit_s,
+                headers={
+                    "Content-Type": "application/sparql-query; charset=utf-8",
+                    "Accept": f"{_GRAPH_ACCEPT}, {_RESULTS_ACCEPT};q=0.9"
+                    if graph_answer
+                    else f"{_RESULTS_ACCEPT}, {_GRAPH_ACCEPT};q=0.9",
+                },
+            )
         except requests.Timeout:
             raise QueryTimeoutError(
                 f"The remote store did not answer within the {limit_s:g} s limit.",
-                limit_seconds=limit_s) from None
+                limit_seconds=limit_s,
+            ) from None
         except requests.RequestException as exc:
             raise StoreError(f"the remote store at {self.url} cannot be reached: {exc}") from None
         if response.status_code == 400:
             raise SparqlSyntaxError(f"Malformed query (remote store): {response.text[:600]}")
         if response.status_code >= 300:
-            raise StoreError(f"the remote store answered {response.status_code}: {response.text[:300]}")
+            raise StoreError(
+                f"the remote store answered {response.status_code}: {response.text[:300]}"
+            )
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         return self._finish(response.content, media_type, request)
 
@@ -400,8 +520,10 @@ class RemoteBackend:
         with self._lock:
             if self._graphs is None:
                 body = self.run(GRAPHS_QUERY, result_format="json", limit=None).body
-                self._graphs = {b["g"]["value"]: int(b["n"]["value"])
-                                for b in json.loads(body)["results"]["bindings"]}
+                self._graphs = {
+                    b["g"]["value"]: int(b["n"]["value"])
+                    for b in json.loads(body)["results"]["bindings"]
+                }
             return self._graphs
 
     def info(self) -> dict[str, object]:
@@ -419,13 +541,28 @@ def open_backend(settings, *, workers: int | None = None) -> Backend:
     :raises StoreError: when there is no built store (run `mlkg build`).
     """
     if settings.store_url:
-        return RemoteBackend(settings.store_url, timeout=settings.query_timeout,
-                             limit=settings.result_limit, base_iri=settings.base_iri)
+        return RemoteBackend(
+            settings.store_url,
+            timeout=settings.query_timeout,
+            limit=settings.result_limit,
+            base_iri=settings.base_iri,
+        )
+    import os
+
     from mlkg.build import current_store
 
-    return PooledBackend(current_store(settings), workers=workers or settings.workers,
-                         timeout=settings.query_timeout, limit=settings.result_limit,
-                         base_iri=settings.base_iri)
+    cache_mb = int(os.environ.get("MLKG_ANSWER_CACHE_MB") or 64)  # 0 switches the answer cache off
+    backend = PooledBackend(
+        current_store(settings),
+        workers=workers or settings.workers,
+        timeout=settings.query_timeout,
+        limit=settings.result_limit,
+        base_iri=settings.base_iri,
+        cache=cache_mb > 0,
+    )
+    if backend.cache is not None:
+        backend.cache.max_bytes = cache_mb * 1024 * 1024
+    return backend
 
 
 def gsp_url_for(url: str) -> str:
@@ -446,7 +583,9 @@ def gsp_url_for(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-def load_remote(store_dir: Path, url: str, gsp_url: str | None = None, *, timeout: float = 600) -> int:
+def load_remote(
+    store_dir: Path, url: str, gsp_url: str | None = None, *, timeout: float = 600
+) -> int:
     """Copy the built store at `store_dir` into the remote store: PUT each named graph and the default
     graph with the SPARQL 1.1 Graph Store Protocol, then DELETE remote graphs the build does not have.
     Returns the number of graphs written.
@@ -472,8 +611,10 @@ def load_remote(store_dir: Path, url: str, gsp_url: str | None = None, *, timeou
             for target, graph in targets:
                 response = session.put(target, data=body(graph), headers=headers, timeout=timeout)
                 if response.status_code >= 300:
-                    raise StoreError(f"the remote store refused PUT {target}: "
-                                     f"{response.status_code} {response.text[:200]}")
+                    raise StoreError(
+                        f"the remote store refused PUT {target}: "
+                        f"{response.status_code} {response.text[:200]}"
+                    )
             remote = RemoteBackend(url, timeout=timeout)
             for stale in sorted(set(remote.graphs()) - set(graphs)):
                 session.delete(f"{gsp}{joiner}graph={quote(stale, safe='')}", timeout=timeout)

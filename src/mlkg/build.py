@@ -158,6 +158,7 @@ def install_store(settings: Settings, store_id: str, fill, meta: StoreMeta) -> P
     """Fill a store in a temporary folder, then rename it into place and repoint `current` atomically."""
     stores = settings.var_dir / "stores"
     stores.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(settings.var_dir)
     final = stores / store_id
     if not (final / "meta.json").exists():
         tmp = stores / f".tmp-{store_id}-{os.getpid()}"
@@ -180,6 +181,31 @@ def install_store(settings: Settings, store_id: str, fill, meta: StoreMeta) -> P
     os.replace(link_tmp, settings.store_link)
     _prune(stores, keep={store_id})
     return final
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def _remove_leftovers(var_dir: Path) -> None:
+    """Remove what dead builds left behind (`stores/.tmp-<id>-<pid>`, `.current-<pid>`); a build
+    that is still running keeps its own."""
+    for path in [*(var_dir / "stores").glob(".tmp-*"), *var_dir.glob(".current-*")]:
+        pid = path.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _prune(stores: Path, keep: set[str]) -> None:

@@ -1,7 +1,7 @@
-"""Running canned queries through a backend: bind, page, and serialize the answer in any result format.
+"""Running canned queries through a backend: bind, page, and serialize the answer in any format.
 
-A backend is anything with ``run(query, *, result_format, substitutions=None, timeout=None) -> RunResult``
-(see :mod:`mlkg.backends`). Queries always run with SPARQL JSON results; this module pages them and turns
+A backend is anything with ``run(query, *, result_format, timeout=None) -> RunResult`` (see
+:mod:`mlkg.backends`). Queries always run with SPARQL JSON results; this module pages them and turns
 them into plain JSON, the SPARQL result formats, CSV, TSV or a text table. No Flask, no click.
 """
 
@@ -24,7 +24,9 @@ MAX_PAGE = 1_000_000
 
 
 class Backend(Protocol):
-    def run(self, query: str, *, result_format: str, substitutions=None, timeout: float | None = None): ...
+    def run(
+        self, query: str, *, result_format: str, substitutions=None, timeout: float | None = None
+    ): ...
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,17 @@ ANSWER_FORMATS: tuple[AnswerFormat, ...] = (
     AnswerFormat("json", "application/json", ("json",)),
     AnswerFormat("html", "text/html", ("html",), ("application/xhtml+xml",)),
     AnswerFormat("srj", "application/sparql-results+json", ("srj",)),
-    AnswerFormat("srx", "application/sparql-results+xml", ("srx", "xml"), ("application/xml", "text/xml")),
+    AnswerFormat(
+        "srx", "application/sparql-results+xml", ("srx", "xml"), ("application/xml", "text/xml")
+    ),
     AnswerFormat("csv", "text/csv", ("csv",)),
     AnswerFormat("tsv", "text/tab-separated-values", ("tsv",)),
 )
-_OX_FORMATS = {"srx": ox.QueryResultsFormat.XML, "csv": ox.QueryResultsFormat.CSV,
-               "tsv": ox.QueryResultsFormat.TSV}
+_OX_FORMATS = {
+    "srx": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+}
 
 
 def answer_format(name: str) -> AnswerFormat:
@@ -77,8 +84,11 @@ def parse_page(raw: str | None) -> int:
     if raw is None or raw == "":
         return 1
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise ParameterError(f"Parameter 'page' must be a whole number from 1 to {MAX_PAGE}; got {raw[:40]!r}",
-                             parameter="page", expected="integer")
+        raise ParameterError(
+            f"Parameter 'page' must be a whole number from 1 to {MAX_PAGE}; got {raw[:40]!r}",
+            parameter="page",
+            expected="integer",
+        )
     return int(raw)
 
 
@@ -127,20 +137,41 @@ class Answer:
 
     def as_json(self, links: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The plain JSON document: the query, its arguments, paging and rows."""
-        doc: dict[str, Any] = {"query": self.query.name, "summary": self.query.summary,
-                               "parameters": self.arguments}
+        doc: dict[str, Any] = {
+            "query": self.query.name,
+            "summary": self.query.summary,
+            "parameters": self.arguments,
+        }
         if self.boolean is not None:
             doc["boolean"] = self.boolean
             return doc
-        doc.update({"page": self.page, "per_page": self.query.page_size, "has_next": self.has_next,
-                    "columns": self.columns, "rows": self.plain_rows()})
+        doc.update(
+            {
+                "page": self.page,
+                "per_page": self.query.page_size,
+                "has_next": self.has_next,
+                "columns": self.columns,
+                "rows": self.plain_rows(),
+            }
+        )
         if links:
             doc["links"] = dict(links)
         return doc
 
 
-_INTEGERS = {str(XSD[t]) for t in ("integer", "int", "long", "short", "nonNegativeInteger",
-                                    "positiveInteger", "nonPositiveInteger", "negativeInteger")}
+_INTEGERS = {
+    str(XSD[t])
+    for t in (
+        "integer",
+        "int",
+        "long",
+        "short",
+        "nonNegativeInteger",
+        "positiveInteger",
+        "nonPositiveInteger",
+        "negativeInteger",
+    )
+}
 
 
 def plain_value(term: Mapping[str, str] | None) -> Any:
@@ -162,7 +193,11 @@ def plain_value(term: Mapping[str, str] | None) -> Any:
             return int(value)
         if datatype in (str(XSD.decimal), str(XSD.double), str(XSD.float)):
             number = float(value)
-            return int(number) if datatype == str(XSD.decimal) and Decimal(value) == int(number) else number
+            return (
+                int(number)
+                if datatype == str(XSD.decimal) and Decimal(value) == int(number)
+                else number
+            )
         if datatype == str(XSD.boolean):
             return value in ("true", "1")
     except (ValueError, ArithmeticError):
@@ -188,24 +223,35 @@ def render_table(answer: Answer) -> str:
     columns = answer.columns
     cells = [[display_value(row.get(c)) for c in columns] for row in answer.rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip(),
-             "  ".join("-" * w for w in widths)]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip(),
+        "  ".join("-" * w for w in widths),
+    ]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     footer = f"({len(cells)} row{'s' if len(cells) != 1 else ''}"
     footer += f", page {answer.page}; more on page {answer.page + 1})" if answer.has_next else ")"
     return "\n".join([*lines, footer]) + "\n"
 
 
-def run_canned(backend: Backend, query: CannedQuery, args: Mapping[str, str | list[str]], *,
-               page: int = 1, timeout: float | None = None) -> Answer:
+def run_canned(
+    backend: Backend,
+    query: CannedQuery,
+    args: Mapping[str, str | list[str]],
+    *,
+    page: int = 1,
+    timeout: float | None = None,
+) -> Answer:
     """Bind `args`, run one page of `query` on `backend`, and return the answer.
 
     :raises ParameterError: for missing, unknown or ill-typed arguments.
     """
     bindings = query.bindings(args)
     if page > 1 and query.page_size is None:
-        raise ParameterError(f"Query {query.name!r} is answered in one page; page {page} does not exist",
-                             parameter="page", expected="integer")
+        raise ParameterError(
+            f"Query {query.name!r} is answered in one page; page {page} does not exist",
+            parameter="page",
+            expected="integer",
+        )
     result = backend.run(query.render(bindings, page), result_format="json", timeout=timeout)
     results = json.loads(result.body)
     has_next = False
@@ -213,18 +259,25 @@ def run_canned(backend: Backend, query: CannedQuery, args: Mapping[str, str | li
         bindings_list = results["results"]["bindings"]
         has_next = len(bindings_list) > query.page_size
         results["results"]["bindings"] = bindings_list[: query.page_size]
-    arguments = {p.name: str(bindings[p.variable]) for p in query.parameters if p.variable in bindings}
+    arguments = {
+        p.name: str(bindings[p.variable]) for p in query.parameters if p.variable in bindings
+    }
     return Answer(query, results, arguments, page, has_next)
 
 
-def choices(backend: Backend, param: Parameter, *, timeout: float | None = None) -> list[tuple[str, str]]:
+def choices(
+    backend: Backend, param: Parameter, *, timeout: float | None = None
+) -> list[tuple[str, str]]:
     """(IRI, label) of every instance of the parameter's x-choices classes, by label."""
     if not param.choices_from:
         return []
     classes = " ".join(sparql_term(URIRef(c)) for c in param.choices_from)
-    text = (f"SELECT DISTINCT ?value (SAMPLE(?l) AS ?label) WHERE {{ VALUES ?class {{ {classes} }} "
-            f"?value a ?class . FILTER(isIRI(?value)) "
-            f"OPTIONAL {{ ?value <{RDFS.label}> ?l }} }} GROUP BY ?value ORDER BY LCASE(STR(?label)) ?value")
+    text = (
+        f"SELECT DISTINCT ?value (SAMPLE(?l) AS ?label) WHERE {{ VALUES ?class {{ {classes} }} "
+        f"?value a ?class . FILTER(isIRI(?value)) "
+        f"OPTIONAL {{ ?value <{RDFS.label}> ?l }} }} "
+        "GROUP BY ?value ORDER BY LCASE(STR(?label)) ?value"
+    )
     body = json.loads(backend.run(text, result_format="json", timeout=timeout).body)
     found = []
     for row in body["results"]["bindings"]:

@@ -182,7 +182,7 @@ def render_svg(chart: Chart, width: int = 760) -> str:
     for i, bar in enumerate(chart.bars):
         y = top_pad + i * row_h
         colour = PALETTE[bar.series % len(PALETTE)]
-        name = escape(bar.label if len(bar.label) <= 38 else bar.label[:36] + "…")
+        name = escape(bar.label if len(bar.label) <= 34 else bar.label[:32] + "…")
         repeated = i > 0 and chart.bars[i - 1].label == bar.label
         label = (
             ""

@@ -15,19 +15,28 @@ from mlkg import _results
 from mlkg.errors import BadRequestError, MlkgError, NotAcceptableError
 
 RESULT_FORMATS = {
-    "json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML,
-    "csv": ox.QueryResultsFormat.CSV, "tsv": ox.QueryResultsFormat.TSV,
+    "json": ox.QueryResultsFormat.JSON,
+    "xml": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
 }
 GRAPH_FORMATS = {
-    "turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES, "rdfxml": ox.RdfFormat.RDF_XML,
-    "jsonld": ox.RdfFormat.JSON_LD, "nquads": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG,
+    "turtle": ox.RdfFormat.TURTLE,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "nquads": ox.RdfFormat.N_QUADS,
+    "trig": ox.RdfFormat.TRIG,
 }
 QUAD_FORMATS = frozenset({"nquads", "trig"})
 #: Prefixes written in Turtle and TriG answers (kept small: they are only for readability).
 TURTLE_PREFIXES = {
-    "mlkg": "https://w3id.org/mlkg/def/", "schema": "http://schema.org/",
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#", "skos": "http://www.w3.org/2004/02/skos/core#",
+    "mlkg": "https://w3id.org/mlkg/def/",
+    "schema": "http://schema.org/",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
 }
 
 # A term travels between processes as a tuple: ("iri", value), ("bnode", id) or
@@ -96,21 +105,28 @@ def execute(store: ox.Store, request: Request) -> RunResult:
         kwargs["default_graph"] = [_graph(g) for g in request.default_graph or ()]
         kwargs["named_graphs"] = [_graph(g) for g in request.named_graphs or ()]
     if request.substitutions:
-        kwargs["substitutions"] = {ox.Variable(name): term_from_tuple(term)
-                                   for name, term in request.substitutions}
+        kwargs["substitutions"] = {
+            ox.Variable(name): term_from_tuple(term) for name, term in request.substitutions
+        }
     result = store.query(request.query, base_iri=request.base_iri, **kwargs)
     return finish(result, request.result_format, request.limit, request.variable_order)
 
 
-def finish(result: object, result_format: str, limit: int | None,
-           variable_order: tuple[str, ...] | None = None) -> RunResult:
+def finish(
+    result: object,
+    result_format: str,
+    limit: int | None,
+    variable_order: tuple[str, ...] | None = None,
+) -> RunResult:
     """Serialize a pyoxigraph query result (solutions, boolean or triples) in `result_format`.
 
     :raises NotAcceptableError: when the format does not suit the result.
     """
     if isinstance(result, ox.QueryBoolean):
         fmt = _results_format(result_format, "ASK")
-        return RunResult(_results.write_boolean(bool(result), fmt), _results.MEDIA_TYPES[fmt], "ASK")
+        return RunResult(
+            _results.write_boolean(bool(result), fmt), _results.MEDIA_TYPES[fmt], "ASK"
+        )
     if isinstance(result, ox.QuerySolutions):
         fmt = _results_format(result_format, "SELECT")
         variables = [v.value for v in result.variables]
@@ -122,16 +138,24 @@ def finish(result: object, result_format: str, limit: int | None,
                 columns = [variables.index(v) for v in ordered]
                 variables = ordered
         rows, truncated = _take(result, limit)
-        return RunResult(_results.write_solutions(variables, rows, fmt, columns), _results.MEDIA_TYPES[fmt],
-                         "SELECT", truncated)
+        return RunResult(
+            _results.write_solutions(variables, rows, fmt, columns),
+            _results.MEDIA_TYPES[fmt],
+            "SELECT",
+            truncated,
+        )
     if result_format not in GRAPH_FORMATS:
         raise NotAcceptableError(
             f"a CONSTRUCT or DESCRIBE answer is a graph; {result_format!r} is a results format. "
-            f"Use one of {sorted(GRAPH_FORMATS)}", available=sorted(GRAPH_FORMATS))
+            f"Use one of {sorted(GRAPH_FORMATS)}",
+            available=sorted(GRAPH_FORMATS),
+        )
     triples, truncated = _take(result, limit)
     fmt = GRAPH_FORMATS[result_format]
     if result_format in QUAD_FORMATS:
-        items: list = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples]
+        items: list = [
+            ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples
+        ]
     else:
         items = triples
     prefixes = TURTLE_PREFIXES if result_format in ("turtle", "trig") else None
@@ -143,7 +167,9 @@ def _results_format(name: str, form: str) -> str:
     if name not in RESULT_FORMATS:
         raise NotAcceptableError(
             f"a {form} answer is a results table; {name!r} is an RDF format. "
-            f"Use one of {sorted(RESULT_FORMATS)}", available=sorted(RESULT_FORMATS))
+            f"Use one of {sorted(RESULT_FORMATS)}",
+            available=sorted(RESULT_FORMATS),
+        )
     return name
 
 

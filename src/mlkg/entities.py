@@ -660,6 +660,12 @@ class _Builder:
                 )
                 page.statement = (self.link(s), self.catalog.vocabulary.label(p), obj)
         page.span = parse_span(self.node)
+        if page.span is not None:
+            doc = self.catalog.sources.document(page.span.doc)
+            quoted = doc.quote(page.span) if doc else None
+            if quoted:
+                short = " ".join(quoted.split())
+                page.label = "“" + (short if len(short) <= 90 else short[:88] + "…") + "”"
         return page
 
     def outgoing_groups(self, props: Props) -> list[Group]:

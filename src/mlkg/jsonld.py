@@ -1,14 +1,14 @@
-"""JSON-LD with mlkg's published context: term tables, compaction of RDF terms, and a streaming writer.
+"""JSON-LD with mlkg's published context: term tables, compaction of RDF terms, a streaming writer.
 
 The context (`context.jsonld`, served at `/context.jsonld`) gives readable keys (`name`, `skills`,
-`price`, ...), types numbers, dates and durations, and marks IRI-valued keys. :func:`write_jsonld` turns
-a stream of triples into a compacted document — one node object per run of triples with the same subject
-— without holding the graph in memory. The output is lossless: every value whose datatype or language
-differs from what its key's term says is written as an explicit value object, lexical forms are kept as
-strings (JSON numbers only for canonical xsd:integer values, JSON booleans for "true"/"false"), and IRIs
-are written in full or as ``prefix:suffix`` with a prefix of the context (never relative, never a term),
-so that expanding the document gives back exactly the triples written.
-"""
+`price`, ...), types numbers, dates and durations, and marks IRI-valued keys. :func:`write_jsonld`
+turns a stream of triples into a compacted document — one node object per run of triples with the
+same subject — without holding the graph in memory. The output is lossless: every value whose
+datatype or language differs from what its key's term says is written as an explicit value object,
+lexical forms are kept as strings (JSON numbers only for canonical xsd:integer values, JSON booleans
+for "true"/"false"), and IRIs are written in full or as ``prefix:suffix`` with a prefix of the
+context (never relative, never a term), so that expanding the document gives back exactly the
+triples written."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ class Context:
         """
         for name, namespace in self.prefixes:
             if iri.startswith(namespace):
-                suffix = iri[len(namespace):]
+                suffix = iri[len(namespace) :]
                 if suffix and not suffix.startswith("//"):
                     return f"{name}:{suffix}"
         return iri
@@ -96,8 +96,11 @@ def _parse_context(document: dict[str, Any]) -> Context:
     raw = document.get("@context")
     if not isinstance(raw, dict):
         raise DataError("context.jsonld has no @context object", file=str(CONTEXT_PATH))
-    prefixes = {k: v for k, v in raw.items()
-                if isinstance(v, str) and not v.startswith("@") and v.endswith(_GEN_DELIMS) and "://" in v}
+    prefixes = {
+        k: v
+        for k, v in raw.items()
+        if isinstance(v, str) and not v.startswith("@") and v.endswith(_GEN_DELIMS) and "://" in v
+    }
 
     def expand(value: str) -> str:
         prefix, sep, suffix = value.partition(":")
@@ -118,7 +121,8 @@ def _parse_context(document: dict[str, Any]) -> Context:
         iri = expand(definition["@id"])
         kind = definition.get("@type")
         terms[name] = TermDefinition(
-            name=name, iri=iri,
+            name=name,
+            iri=iri,
             type=kind if kind in (None, "@id", "@vocab") else expand(kind),
             language=definition.get("@language"),
             as_set=definition.get("@container") == "@set",
@@ -127,7 +131,9 @@ def _parse_context(document: dict[str, Any]) -> Context:
     for term in terms.values():
         by_property.setdefault(term.iri, term)
     ordered = tuple(sorted(prefixes.items(), key=lambda item: -len(item[1])))
-    return Context(document=document, terms=terms, prefixes=ordered, by_property=by_property, vocab=vocab)
+    return Context(
+        document=document, terms=terms, prefixes=ordered, by_property=by_property, vocab=vocab
+    )
 
 
 @lru_cache(maxsize=4)
@@ -159,8 +165,12 @@ def _native(literal: ox.Literal) -> int | bool | None:
 def compact_value(ctx: Context, term: TermDefinition | None, obj: Term) -> Any:
     """The JSON value that, under key `term` (None for a compact-IRI key), expands to `obj`."""
     if isinstance(obj, (ox.NamedNode, ox.BlankNode)):
-        if term is not None and term.type == "@vocab" and isinstance(obj, ox.NamedNode) \
-                and obj.value in ctx.vocab:
+        if (
+            term is not None
+            and term.type == "@vocab"
+            and isinstance(obj, ox.NamedNode)
+            and obj.value in ctx.vocab
+        ):
             return ctx.vocab[obj.value]
         text = _iri_text(ctx, obj)
         if term is not None and term.type in ("@id", "@vocab"):
@@ -195,8 +205,9 @@ def _key(ctx: Context, predicate: str) -> tuple[str, TermDefinition | None]:
     return ctx.compact_iri(predicate), None
 
 
-def node_object(ctx: Context, subject: ox.NamedNode | ox.BlankNode,
-                pairs: Iterable[tuple[ox.NamedNode, Term]]) -> dict[str, Any]:
+def node_object(
+    ctx: Context, subject: ox.NamedNode | ox.BlankNode, pairs: Iterable[tuple[ox.NamedNode, Term]]
+) -> dict[str, Any]:
     """One compacted node object: ``id``, ``type`` and one key per property, `name` first."""
     types: list[str] = []
     values: dict[str, list[Any]] = {}
@@ -222,8 +233,11 @@ def _runs(triples: Iterable[ox.Triple | tuple]) -> Iterator[tuple[Any, list[tupl
     """Group consecutive triples by subject (a subject seen again later starts a new node)."""
     subject, pairs = None, []
     for triple in triples:
-        s, p, o = (triple.subject, triple.predicate, triple.object) if isinstance(triple, ox.Triple) \
+        s, p, o = (
+            (triple.subject, triple.predicate, triple.object)
+            if isinstance(triple, ox.Triple)
             else triple
+        )
         if subject is not None and s != subject:
             yield subject, pairs
             pairs = []
@@ -233,7 +247,9 @@ def _runs(triples: Iterable[ox.Triple | tuple]) -> Iterator[tuple[Any, list[tupl
         yield subject, pairs
 
 
-def compact_nodes(triples: Iterable[ox.Triple | tuple], ctx: Context | None = None) -> Iterator[dict[str, Any]]:
+def compact_nodes(
+    triples: Iterable[ox.Triple | tuple], ctx: Context | None = None
+) -> Iterator[dict[str, Any]]:
     """Compacted node objects for `triples`, one per run of triples sharing a subject."""
     ctx = ctx or load_context()
     for subject, pairs in _runs(triples):
@@ -242,8 +258,12 @@ def compact_nodes(triples: Iterable[ox.Triple | tuple], ctx: Context | None = No
         yield node_object(ctx, subject, pairs)
 
 
-def compact_document(triples: Iterable[ox.Triple | tuple], *, context_url: str | None = None,
-                     ctx: Context | None = None) -> dict[str, Any]:
+def compact_document(
+    triples: Iterable[ox.Triple | tuple],
+    *,
+    context_url: str | None = None,
+    ctx: Context | None = None,
+) -> dict[str, Any]:
     """A whole (small) compacted document in memory: the context (inline, or by URL) and ``@graph``.
 
     Triples are grouped by subject first, so each subject is one node object.
@@ -251,23 +271,34 @@ def compact_document(triples: Iterable[ox.Triple | tuple], *, context_url: str |
     ctx = ctx or load_context()
     by_subject: dict[Any, list[tuple[Any, Any]]] = {}
     for triple in triples:
-        s, p, o = (triple.subject, triple.predicate, triple.object) if isinstance(triple, ox.Triple) \
+        s, p, o = (
+            (triple.subject, triple.predicate, triple.object)
+            if isinstance(triple, ox.Triple)
             else triple
+        )
         by_subject.setdefault(s, []).append((p, o))
     graph = [node_object(ctx, s, pairs) for s, pairs in by_subject.items()]
     return {"@context": context_url or ctx.document["@context"], "@graph": graph}
 
 
-def write_jsonld(triples: Iterable[ox.Triple | tuple], out: IO[bytes], *, context_url: str | None = None,
-                 ctx: Context | None = None) -> int:
+def write_jsonld(
+    triples: Iterable[ox.Triple | tuple],
+    out: IO[bytes],
+    *,
+    context_url: str | None = None,
+    ctx: Context | None = None,
+) -> int:
     """Stream a compacted JSON-LD document of `triples` to `out`; return the number of node objects.
 
     Memory is bounded by the largest run of triples with one subject. The context is written inline
     unless `context_url` is given (then consumers must be able to fetch it).
     """
     ctx = ctx or load_context()
-    context = json.dumps(context_url) if context_url else json.dumps(
-        ctx.document["@context"], ensure_ascii=False, indent=1)
+    context = (
+        json.dumps(context_url)
+        if context_url
+        else json.dumps(ctx.document["@context"], ensure_ascii=False, indent=1)
+    )
     out.write(b'{\n"@context": ' + context.encode("utf-8") + b',\n"@graph": [')
     count = 0
     for node in compact_nodes(triples, ctx):

@@ -23,7 +23,12 @@ def parameter_schema(param: Parameter) -> dict[str, Any]:
     {'type': 'number'}
     """
     if param.kind == "iri":
-        schema: dict[str, Any] = {"type": "string", "format": "iri", "pattern": IRI_PATTERN, "maxLength": MAX_IRI}
+        schema: dict[str, Any] = {
+            "type": "string",
+            "format": "iri",
+            "pattern": IRI_PATTERN,
+            "maxLength": MAX_IRI,
+        }
     elif param.kind == "integer" or param.datatype == XSD.integer:
         schema = {"type": "integer"}
     elif param.kind == "number" or param.datatype == XSD.decimal:
@@ -55,7 +60,9 @@ def _json(term) -> Any:
     return str(term)
 
 
-def parameter_object(param: Parameter, choices: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+def parameter_object(
+    param: Parameter, choices: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
     """One OpenAPI query parameter."""
     description = f"{param.type_name}: {param.expected}."
     if param.kind == "language":
@@ -63,8 +70,11 @@ def parameter_object(param: Parameter, choices: list[tuple[str, str]] | None = N
     if not param.required:
         description += " Optional: leave it out to match everything."
     obj: dict[str, Any] = {
-        "name": param.name, "in": "query", "required": param.needed,
-        "description": description, "schema": parameter_schema(param),
+        "name": param.name,
+        "in": "query",
+        "required": param.needed,
+        "description": description,
+        "schema": parameter_schema(param),
     }
     if choices:
         obj["schema"]["examples"] = [value for value, _ in choices[:MAX_EXAMPLES]]
@@ -72,17 +82,31 @@ def parameter_object(param: Parameter, choices: list[tuple[str, str]] | None = N
     return obj
 
 
-def operation(query: CannedQuery, choices: Mapping[str, list[tuple[str, str]]] | None = None) -> dict[str, Any]:
+def operation(
+    query: CannedQuery, choices: Mapping[str, list[tuple[str, str]]] | None = None
+) -> dict[str, Any]:
     """The GET operation that runs `query`."""
     choices = choices or {}
     params = [parameter_object(p, choices.get(p.name)) for p in query.parameters]
-    params.append({"name": "format", "in": "query", "required": False,
-                   "description": "The answer's format, instead of the Accept header.",
-                   "schema": {"type": "string", "enum": [f.name for f in ANSWER_FORMATS]}})
+    params.append(
+        {
+            "name": "format",
+            "in": "query",
+            "required": False,
+            "description": "The answer's format, instead of the Accept header.",
+            "schema": {"type": "string", "enum": [f.name for f in ANSWER_FORMATS]},
+        }
+    )
     if query.page_size is not None:
-        params.append({"name": "page", "in": "query", "required": False,
-                       "description": f"Page of {query.page_size} rows; Link headers point at the others.",
-                       "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}})
+        params.append(
+            {
+                "name": "page",
+                "in": "query",
+                "required": False,
+                "description": f"Page of {query.page_size} rows; Link headers point at the others.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+            }
+        )
     description = query.description or query.summary
     description += f"\n\nSource file: `queries/{query.path.name}`."
     return {
@@ -93,27 +117,50 @@ def operation(query: CannedQuery, choices: Mapping[str, list[tuple[str, str]]] |
         "parameters": params,
         "responses": {
             "200": {"$ref": "#/components/responses/Answer"},
-            "400": PROBLEM, "406": PROBLEM, "503": PROBLEM,
+            "400": PROBLEM,
+            "406": PROBLEM,
+            "503": PROBLEM,
         },
     }
 
 
-def build_openapi(catalogue: Catalogue, *, server: str = "/",
-                  choices: Mapping[str, Mapping[str, list[tuple[str, str]]]] | None = None) -> dict[str, Any]:
+def build_openapi(
+    catalogue: Catalogue,
+    *,
+    server: str = "/",
+    choices: Mapping[str, Mapping[str, list[tuple[str, str]]]] | None = None,
+) -> dict[str, Any]:
     """The OpenAPI 3.1 document describing `/queries` and one operation per canned query."""
     choices = choices or {}
     paths: dict[str, Any] = {
-        "/queries": {"get": {
-            "operationId": "listQueries", "summary": "The catalogue of canned queries",
-            "description": "Every canned query with its summary and typed parameters.",
-            "tags": ["catalogue"],
-            "parameters": [{"name": "format", "in": "query", "required": False,
-                            "schema": {"type": "string", "enum": ["json", "html"]}}],
-            "responses": {"200": {"description": "The catalogue.", "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Catalogue"}},
-                "text/html": {"schema": {"type": "string"}}}},
-                "406": PROBLEM},
-        }},
+        "/queries": {
+            "get": {
+                "operationId": "listQueries",
+                "summary": "The catalogue of canned queries",
+                "description": "Every canned query with its summary and typed parameters.",
+                "tags": ["catalogue"],
+                "parameters": [
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["json", "html"]},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The catalogue.",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Catalogue"}
+                            },
+                            "text/html": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "406": PROBLEM,
+                },
+            }
+        },
     }
     for query in catalogue:
         paths[f"/queries/{query.name}"] = {"get": operation(query, choices.get(query.name))}
@@ -123,12 +170,14 @@ def build_openapi(catalogue: Catalogue, *, server: str = "/",
         "info": {
             "title": "mlkg canned queries",
             "version": __version__,
-            "summary": "Questions about the machine-learning-engineer career, answered from the mlkg graph.",
-            "description": ("Each operation runs one canned SPARQL query (a file in `queries/`). Parameter "
-                            "values are checked against their type and bound as RDF terms; they are never "
-                            "pasted into query text. Answers come as JSON, HTML, CSV, TSV or SPARQL "
-                            "results (JSON, XML), chosen by `format`, a suffix or Accept, and are paged "
-                            "with Link headers."),
+            "summary": "Questions about the machine-learning-engineer career, answered from mlkg.",
+            "description": (
+                "Each operation runs one canned SPARQL query (a file in `queries/`). Parameter "
+                "values are checked against their type and bound as RDF terms; they are never "
+                "pasted into query text. Answers come as JSON, HTML, CSV, TSV or SPARQL "
+                "results (JSON, XML), chosen by `format`, a suffix or Accept, and are paged "
+                "with Link headers."
+            ),
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "servers": [{"url": server or "/"}],
@@ -143,47 +192,93 @@ def _components() -> dict[str, Any]:
     content = {
         "application/json": {"schema": {"$ref": "#/components/schemas/Answer"}},
         "text/html": {"schema": {"type": "string"}},
-        "application/sparql-results+json": {"schema": {"type": "object", "properties": {
-            "head": {"type": "object"}, "results": {"type": "object"}, "boolean": {"type": "boolean"}}}},
+        "application/sparql-results+json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "head": {"type": "object"},
+                    "results": {"type": "object"},
+                    "boolean": {"type": "boolean"},
+                },
+            }
+        },
         "application/sparql-results+xml": {"schema": {"type": "string"}},
         "text/csv": {"schema": {"type": "string"}},
         "text/tab-separated-values": {"schema": {"type": "string"}},
     }
     return {
         "schemas": {
-            "Answer": {"type": "object", "required": ["query", "parameters"], "properties": {
-                "query": {"type": "string"}, "summary": {"type": "string"},
-                "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
-                "boolean": {"type": "boolean"},
-                "page": {"type": "integer", "minimum": 1},
-                "per_page": {"type": ["integer", "null"]},
-                "has_next": {"type": "boolean"},
-                "columns": {"type": "array", "items": {"type": "string"}},
-                "rows": {"type": "array", "items": {"type": "object", "additionalProperties": term}},
-                "links": {"type": "object", "additionalProperties": {"type": "string"}},
-            }},
-            "Catalogue": {"type": "object", "required": ["queries"], "properties": {"queries": {
-                "type": "array", "items": {"type": "object", "required": ["name", "summary", "parameters"],
-                                           "properties": {"name": {"type": "string"},
-                                                          "summary": {"type": "string"},
-                                                          "parameters": {"type": "array"}}}}}},
-            "Problem": {"type": "object", "required": ["title", "status"], "properties": {
-                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                "detail": {"type": "string"}, "parameter": {"type": "string"}, "expected": {"type": "string"},
-            }},
+            "Answer": {
+                "type": "object",
+                "required": ["query", "parameters"],
+                "properties": {
+                    "query": {"type": "string"},
+                    "summary": {"type": "string"},
+                    "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "boolean": {"type": "boolean"},
+                    "page": {"type": "integer", "minimum": 1},
+                    "per_page": {"type": ["integer", "null"]},
+                    "has_next": {"type": "boolean"},
+                    "columns": {"type": "array", "items": {"type": "string"}},
+                    "rows": {
+                        "type": "array",
+                        "items": {"type": "object", "additionalProperties": term},
+                    },
+                    "links": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            },
+            "Catalogue": {
+                "type": "object",
+                "required": ["queries"],
+                "properties": {
+                    "queries": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["name", "summary", "parameters"],
+                            "properties": {
+                                "name": {"type": "string"},
+                                "summary": {"type": "string"},
+                                "parameters": {"type": "array"},
+                            },
+                        },
+                    }
+                },
+            },
+            "Problem": {
+                "type": "object",
+                "required": ["title", "status"],
+                "properties": {
+                    "type": {"type": "string"},
+                    "title": {"type": "string"},
+                    "status": {"type": "integer"},
+                    "detail": {"type": "string"},
+                    "parameter": {"type": "string"},
+                    "expected": {"type": "string"},
+                },
+            },
         },
         "responses": {
             "Answer": {
                 "description": "One page of the answer.",
-                "headers": {"Link": {"description": "first, prev and next pages (RFC 8288).",
-                                     "schema": {"type": "string"}}},
+                "headers": {
+                    "Link": {
+                        "description": "first, prev and next pages (RFC 8288).",
+                        "schema": {"type": "string"},
+                    }
+                },
                 "content": content,
             },
             "Problem": {
-                "description": "A problem (RFC 9457): a missing or ill-typed parameter names the parameter "
-                               "and the expected type.",
-                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}},
-                            "text/html": {"schema": {"type": "string"}}},
+                "description": "A problem (RFC 9457): a missing or ill-typed parameter names the "
+                "parameter "
+                "and the expected type.",
+                "content": {
+                    "application/problem+json": {
+                        "schema": {"$ref": "#/components/schemas/Problem"}
+                    },
+                    "text/html": {"schema": {"type": "string"}},
+                },
             },
         },
     }

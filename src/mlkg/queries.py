@@ -1,13 +1,16 @@
-"""Canned queries: `queries/*.rq` files with a grlc-compatible `#+` YAML header and typed parameters.
+"""Canned queries: `queries/*.rq` files with a grlc-compatible `#+` YAML header and typed
+parameters.
 
 A file is plain SPARQL. Lines that start with ``#+`` form one YAML mapping (``summary`` required;
-``description``, ``tags``, ``defaults``, ``enumerate``, ``pagination``, ``method`` and ``x-`` keys optional).
-Parameters follow grlc's variable names: ``?_name_type`` is required, ``?__name_type`` optional, where the
-name matches ``[A-Za-z0-9]+`` and the type is ``iri``, ``integer``, ``number`` (or ``decimal``),
+``description``, ``tags``, ``defaults``, ``enumerate``, ``pagination``, ``method`` and ``x-`` keys
+optional). Parameters follow grlc's variable names: ``?_name_type`` is required, ``?__name_type``
+optional, where the name matches ``[A-Za-z0-9]+`` and the type is ``iri``, ``integer``, ``number``
+(or ``decimal``),
 ``literal``, a language tag (``en``) or ``xsd_<type>`` (``xsd_date`` …).
 
-Values are never pasted into the query text as text: each one is checked against its type, made an RDF
-term, and written as that term in a ``VALUES`` block at the start of the query's top-level ``WHERE`` group.
+Values are never pasted into the query text as text: each one is checked against its type, made an
+RDF term, and written as that term in a ``VALUES`` block at the start of the query's top-level
+``WHERE`` group.
 Optional parameters left out are simply absent from ``VALUES`` (so ``BOUND(?__x)`` is false).
 This module reads and checks files and renders query text; it never runs queries.
 """
@@ -32,8 +35,12 @@ from mlkg._sparql_scan import ScanError, Token, line_of, scan
 from mlkg.errors import ParameterError, QueryFileError
 from mlkg.namespaces import PREFIXES
 
-FORBIDDEN = frozenset({"SERVICE", "LOAD", "INSERT", "DELETE", "CLEAR", "DROP", "CREATE", "COPY", "MOVE", "ADD"})
-HEADER_KEYS = frozenset({"summary", "description", "tags", "defaults", "enumerate", "pagination", "method"})
+FORBIDDEN = frozenset(
+    {"SERVICE", "LOAD", "INSERT", "DELETE", "CLEAR", "DROP", "CREATE", "COPY", "MOVE", "ADD"}
+)
+HEADER_KEYS = frozenset(
+    {"summary", "description", "tags", "defaults", "enumerate", "pagination", "method"}
+)
 RESERVED = frozenset({"format", "page"})
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 PARAM_NAME_RE = re.compile(r"^[A-Za-z0-9]+$")
@@ -52,12 +59,18 @@ MAX_PAGE_SIZE = 10000
 SAMPLE_IRI = URIRef("urn:x-mlkg:sample")
 
 XSD_TYPES: dict[str, URIRef] = {
-    "date": XSD.date, "dateTime": XSD.dateTime, "gYear": XSD.gYear, "integer": XSD.integer,
-    "decimal": XSD.decimal, "boolean": XSD.boolean, "string": XSD.string,
+    "date": XSD.date,
+    "dateTime": XSD.dateTime,
+    "gYear": XSD.gYear,
+    "integer": XSD.integer,
+    "decimal": XSD.decimal,
+    "boolean": XSD.boolean,
+    "string": XSD.string,
 }
 
 
 # ---------------------------------------------------------------- terms
+
 
 def is_iri(value: str) -> bool:
     """True if `value` is an absolute IRI (RFC 3987) that can be written as ``<value>`` in SPARQL.
@@ -76,8 +89,15 @@ def is_iri(value: str) -> bool:
 
 def _escape(text: str) -> str:
     """A SPARQL short-string body: backslash, quotes and line breaks escaped (never ``\\u``)."""
-    return (text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-            .replace("\r", "\\r").replace("\t", "\\t").replace("\b", "\\b").replace("\f", "\\f"))
+    return (
+        text.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+        .replace("\b", "\\b")
+        .replace("\f", "\\f")
+    )
 
 
 def sparql_term(term: Node) -> str:
@@ -107,6 +127,7 @@ def sparql_term(term: Node) -> str:
 
 
 # ---------------------------------------------------------------- parameters
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -139,7 +160,8 @@ class Parameter:
             "integer": "an integer such as 42",
             "number": "a decimal number such as 250 or 51.93",
             "literal": f"a text of at most {MAX_VALUE} characters",
-            "language": f"a text (read as language {self.language!r}) of at most {MAX_VALUE} characters",
+            "language": f"a text (read as language {self.language!r}) of at most {MAX_VALUE} "
+            "characters",
         }.get(self.kind) or f"a value of type {self.type_name}"
 
     @property
@@ -150,7 +172,7 @@ class Parameter:
     def parse(self, raw: str) -> Node:
         """The RDF term for the text `raw`, checked against the parameter's type.
 
-        :raises ParameterError: when `raw` is not a value of the type (or not one of the enumeration).
+        :raises ParameterError: when `raw` is not a value of the type (or not in the enumeration).
         """
         term = self._parse(raw)
         if self.enum and term not in self.enum:
@@ -161,7 +183,8 @@ class Parameter:
         shown = raw if len(raw) <= 80 else raw[:77] + "..."
         return ParameterError(
             f"Parameter {self.name!r} must be {expected or self.expected}; got {shown!r}",
-            parameter=self.name, expected=self.type_name,
+            parameter=self.name,
+            expected=self.type_name,
         )
 
     def _parse(self, raw: str) -> Node:
@@ -207,7 +230,9 @@ class Parameter:
             return Literal(raw, datatype=XSD.date)
         if datatype == XSD.dateTime:
             try:
-                if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})?", raw):
+                if not re.fullmatch(
+                    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})?", raw
+                ):
                     raise ValueError
                 dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
             except ValueError:
@@ -239,8 +264,8 @@ def _decimal(raw: str, param: Parameter) -> str:
 def parse_variable(variable: str) -> tuple[str, bool, str, URIRef | None, str | None]:
     """Split a grlc parameter variable into (name, required, kind, datatype, language).
 
-    >>> parse_variable("_maxPrice_number")
-    ('maxPrice', True, 'number', rdflib.term.URIRef('http://www.w3.org/2001/XMLSchema#decimal'), None)
+    >>> parse_variable("_maxPrice_number")[:3]
+    ('maxPrice', True, 'number')
     >>> parse_variable("__when_xsd_date")[:3]
     ('when', False, 'xsd')
 
@@ -252,12 +277,17 @@ def parse_variable(variable: str) -> tuple[str, bool, str, URIRef | None, str | 
         raise ValueError("use one underscore for a required parameter and two for an optional one")
     name, _, type_part = body.partition("_")
     if not PARAM_NAME_RE.fullmatch(name):
-        raise ValueError(f"the name {name!r} must match [A-Za-z0-9]+ (write ?_trainingSet_iri, not ?_training_set_iri)")
+        raise ValueError(
+            f"the name {name!r} must match [A-Za-z0-9]+ "
+            "(write ?_trainingSet_iri, not ?_training_set_iri)"
+        )
     if name in RESERVED:
         raise ValueError(f"{name!r} is reserved for the format and paging arguments")
     required = underscores == 1
     if type_part == "":
-        raise ValueError(f"declare a type: ?{variable}_iri, _integer, _number, _literal, _en or _xsd_date")
+        raise ValueError(
+            f"declare a type: ?{variable}_iri, _integer, _number, _literal, _en or _xsd_date"
+        )
     if type_part == "iri":
         return name, required, "iri", None, None
     if type_part == "integer":
@@ -269,15 +299,20 @@ def parse_variable(variable: str) -> tuple[str, bool, str, URIRef | None, str | 
     if type_part.startswith("xsd_"):
         local = type_part[4:]
         if local not in XSD_TYPES:
-            raise ValueError(f"unknown type xsd:{local}; use one of {sorted('xsd_' + t for t in XSD_TYPES)}")
+            raise ValueError(
+                f"unknown type xsd:{local}; use one of {sorted('xsd_' + t for t in XSD_TYPES)}"
+            )
         return name, required, "xsd", XSD_TYPES[local], None
     if LANG_RE.fullmatch(type_part):
         return name, required, "language", None, type_part
-    raise ValueError(f"unknown parameter type {type_part!r}; use iri, integer, number, decimal, literal, "
-                     "a language tag such as en, or xsd_date")
+    raise ValueError(
+        f"unknown parameter type {type_part!r}; use iri, integer, number, decimal, literal, "
+        "a language tag such as en, or xsd_date"
+    )
 
 
 # ---------------------------------------------------------------- the query
+
 
 @dataclass(frozen=True)
 class CannedQuery:
@@ -321,8 +356,11 @@ class CannedQuery:
             if isinstance(raw, list):
                 values = [v for v in raw if v != ""]
                 if len(values) > 1:
-                    raise ParameterError(f"Parameter {param.name!r} was given {len(values)} times; give it once",
-                                         parameter=param.name, expected=param.type_name)
+                    raise ParameterError(
+                        f"Parameter {param.name!r} was given {len(values)} times; give it once",
+                        parameter=param.name,
+                        expected=param.type_name,
+                    )
                 raw = values[0] if values else None
             if raw is None or raw == "":
                 if param.default is not None:
@@ -330,24 +368,25 @@ class CannedQuery:
                 elif param.required:
                     raise ParameterError(
                         f"Missing required parameter {param.name!r}: give {param.expected}",
-                        parameter=param.name, expected=param.type_name,
+                        parameter=param.name,
+                        expected=param.type_name,
                     )
                 continue
             bound[param.variable] = param.parse(raw)
         return bound
 
     def render(self, bindings: Mapping[str, Node], page: int = 1) -> str:
-        """The query text with `bindings` as a VALUES block and, when paged, LIMIT/OFFSET for `page`.
+        """The query text with `bindings` as VALUES and, when paged, LIMIT/OFFSET for `page`.
 
-        One row more than the page size is asked for, so that callers can tell whether a next page exists.
+        One row more than the page size is asked for, to tell whether a next page exists.
         """
         text = self.text
         tail = ""
         if self.page_size is not None and self.form == "SELECT":
             tail = f"\nLIMIT {self.page_size + 1} OFFSET {(page - 1) * self.page_size}\n"
         head = text[: self.where_open]
-        middle = text[self.where_open: self.limit_at]
-        rest = text[self.limit_at:]
+        middle = text[self.where_open : self.limit_at]
+        rest = text[self.limit_at :]
         return head + values_block(bindings) + middle + tail + rest
 
 
@@ -371,6 +410,7 @@ def values_block(bindings: Mapping[str, Node]) -> str:
 
 # ---------------------------------------------------------------- loading
 
+
 def _fail(path: Path, line: int | None, message: str) -> QueryFileError:
     where = f"{path}:{line}" if line else str(path)
     return QueryFileError(f"{where}: {message}", file=str(path), line=line)
@@ -378,8 +418,11 @@ def _fail(path: Path, line: int | None, message: str) -> QueryFileError:
 
 def _header(path: Path, text: str) -> tuple[dict[str, Any], dict[str, int]]:
     """The `#+` header as a mapping, and the file line of each top-level key."""
-    lines = [(number, line.lstrip()[2:]) for number, line in enumerate(text.splitlines(), start=1)
-             if line.lstrip().startswith("#+")]
+    lines = [
+        (number, line.lstrip()[2:])
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.lstrip().startswith("#+")
+    ]
     if not lines:
         return {}, {}
     body = [content for _, content in lines]
@@ -399,13 +442,17 @@ def _header(path: Path, text: str) -> tuple[dict[str, Any], dict[str, int]]:
     key_lines: dict[str, int] = {}
     for number, content in lines:
         match = re.match(r"\s*([^\s:#][^:]*?)\s*:", content[indent:])
-        if match and not content[indent:].startswith((" ", "-")) and match.group(1) not in key_lines:
+        if (
+            match
+            and not content[indent:].startswith((" ", "-"))
+            and match.group(1) not in key_lines
+        ):
             key_lines[match.group(1)] = number
     return header, key_lines
 
 
 def _pairs(path: Path, line: int | None, key: str, value: Any) -> list[tuple[str, Any]]:
-    """grlc writes `defaults`/`enumerate` as a list of one-key mappings; a plain mapping is accepted too."""
+    """grlc writes `defaults`/`enumerate` as lists of one-key mappings; a mapping is fine too."""
     if isinstance(value, dict):
         return list(value.items())
     if isinstance(value, list):
@@ -414,10 +461,18 @@ def _pairs(path: Path, line: int | None, key: str, value: Any) -> list[tuple[str
             if isinstance(item, dict) and len(item) == 1:
                 pairs.extend(item.items())
             elif key == "enumerate" and isinstance(item, str):
-                raise _fail(path, line, f"enumerate: {item!r} has no values; list them (static lists only), "
-                                        "or draw choices from the graph with x-choices")
+                raise _fail(
+                    path,
+                    line,
+                    f"enumerate: {item!r} has no values; list them (static lists only), "
+                    "or draw choices from the graph with x-choices",
+                )
             else:
-                raise _fail(path, line, f"{key}: each item must be a one-key mapping such as '- name: value'")
+                raise _fail(
+                    path,
+                    line,
+                    f"{key}: each item must be a one-key mapping such as '- name: value'",
+                )
         return pairs
     raise _fail(path, line, f"{key} must be a list of '- name: value' items")
 
@@ -434,8 +489,12 @@ def _prefixes(tokens: list[Token]) -> dict[str, str]:
     """The PREFIX declarations of the query, over mlkg's standard prefixes."""
     prefixes = dict(PREFIXES)
     for i, token in enumerate(tokens[:-2]):
-        if token.kind == "word" and token.text.upper() == "PREFIX" and tokens[i + 1].kind == "pname" \
-                and tokens[i + 2].kind == "iri":
+        if (
+            token.kind == "word"
+            and token.text.upper() == "PREFIX"
+            and tokens[i + 1].kind == "pname"
+            and tokens[i + 2].kind == "iri"
+        ):
             prefixes[tokens[i + 1].text.rstrip(":")] = tokens[i + 2].text[1:-1]
     return prefixes
 
@@ -451,29 +510,47 @@ def _expand(value: str, prefixes: Mapping[str, str]) -> str:
 
 
 def _refuse_forbidden(path: Path, text: str, tokens: list[Token]) -> None:
-    """Refuse SERVICE (it would reach out to the network) and update keywords, before any parsing."""
+    """Refuse SERVICE (it would reach out to the network) and update keywords, before parsing."""
     for token in tokens:
         if token.kind == "word" and token.text.upper() in FORBIDDEN:
-            raise _fail(path, line_of(text, token.start), f"{token.text.upper()} is not allowed in a canned query")
+            raise _fail(
+                path,
+                line_of(text, token.start),
+                f"{token.text.upper()} is not allowed in a canned query",
+            )
 
 
 def _structure(path: Path, text: str, tokens: list[Token]) -> tuple[str, int, int]:
     """The query form, the offset after the WHERE group's "{", and where paging clauses go."""
-    forms = [t for t in tokens if t.kind == "word" and t.braces == 0
-             and t.text.upper() in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")]
+    forms = [
+        t
+        for t in tokens
+        if t.kind == "word"
+        and t.braces == 0
+        and t.text.upper() in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
+    ]
     if not forms:
         raise _fail(path, None, "no SELECT or ASK query found (updates are not canned queries)")
     form = forms[0].text.upper()
     if form not in ("SELECT", "ASK"):
-        raise _fail(path, line_of(text, forms[0].start), f"{form} queries cannot be canned; write a SELECT or ASK")
-    opens = [i for i, t in enumerate(tokens) if t.kind == "{" and t.braces == 0 and t.parens == 0
-             and t.start > forms[0].start]
+        raise _fail(
+            path,
+            line_of(text, forms[0].start),
+            f"{form} queries cannot be canned; write a SELECT or ASK",
+        )
+    opens = [
+        i
+        for i, t in enumerate(tokens)
+        if t.kind == "{" and t.braces == 0 and t.parens == 0 and t.start > forms[0].start
+    ]
     if not opens:
         raise _fail(path, line_of(text, forms[0].start), "no WHERE group found")
     first = opens[0]
-    close = next(i for i in range(first + 1, len(tokens)) if tokens[i].kind == "}" and tokens[i].braces == 0)
+    close = next(
+        i for i in range(first + 1, len(tokens)) if tokens[i].kind == "}" and tokens[i].braces == 0
+    )
     limit_at = len(text.rstrip())
-    after = tokens[close + 1:]
+    after = tokens[close + 1 :]
     for token in after:
         word = token.text.upper() if token.kind == "word" else ""
         if token.braces == 0 and word == "VALUES":
@@ -483,8 +560,13 @@ def _structure(path: Path, text: str, tokens: list[Token]) -> tuple[str, int, in
 
 
 def _has_limit(tokens: list[Token], where_close_start: int) -> bool:
-    return any(t.kind == "word" and t.braces == 0 and t.start > where_close_start
-               and t.text.upper() in ("LIMIT", "OFFSET") for t in tokens)
+    return any(
+        t.kind == "word"
+        and t.braces == 0
+        and t.start > where_close_start
+        and t.text.upper() in ("LIMIT", "OFFSET")
+        for t in tokens
+    )
 
 
 def _check_syntax(path: Path, text: str) -> None:
@@ -496,7 +578,9 @@ def _check_syntax(path: Path, text: str) -> None:
     except SyntaxError as exc:
         message = str(exc)
         where = re.search(r"at (\d+):(\d+)", message)
-        raise _fail(path, int(where.group(1)) if where else None, f"unparseable SPARQL: {message}") from exc
+        raise _fail(
+            path, int(where.group(1)) if where else None, f"unparseable SPARQL: {message}"
+        ) from exc
     except OSError as exc:  # an evaluation error on the empty store is not a syntax problem
         raise _fail(path, None, f"query cannot be evaluated: {exc}") from exc
 
@@ -510,9 +594,17 @@ def sample_term(param: Parameter) -> Node:
     samples = {"integer": "1", "number": "1.5", "literal": "x", "language": "x"}
     if param.kind in samples:
         return param.parse(samples[param.kind])
-    return param.parse({XSD.date: "2024-01-01", XSD.dateTime: "2024-01-01T00:00:00Z", XSD.gYear: "2024",
-                        XSD.integer: "1", XSD.decimal: "1.5", XSD.boolean: "true",
-                        XSD.string: "x"}[param.datatype])
+    return param.parse(
+        {
+            XSD.date: "2024-01-01",
+            XSD.dateTime: "2024-01-01T00:00:00Z",
+            XSD.gYear: "2024",
+            XSD.integer: "1",
+            XSD.decimal: "1.5",
+            XSD.boolean: "true",
+            XSD.string: "x",
+        }[param.datatype]
+    )
 
 
 def load_query(path: Path, *, require_summary: bool = True) -> CannedQuery:
@@ -532,11 +624,18 @@ def load_query(path: Path, *, require_summary: bool = True) -> CannedQuery:
     for key in header:
         if not isinstance(key, str) or (key not in HEADER_KEYS and not key.startswith("x-")):
             known = ", ".join(sorted(HEADER_KEYS))
-            raise _fail(path, key_lines.get(str(key)),
-                        f"unknown header key {key!r}; use {known}, or an x- key for a local extension")
+            raise _fail(
+                path,
+                key_lines.get(str(key)),
+                f"unknown header key {key!r}; use {known}, or an x- key for a local extension",
+            )
     summary = header.get("summary")
     if require_summary and (not isinstance(summary, str) or not summary.strip()):
-        raise _fail(path, key_lines.get("summary"), "the #+ header needs a 'summary' (one line saying what the query answers)")
+        raise _fail(
+            path,
+            key_lines.get("summary"),
+            "the #+ header needs a 'summary' (one line saying what the query answers)",
+        )
     for key, kind in (("description", str), ("summary", str)):
         if key in header and not isinstance(header[key], kind):
             raise _fail(path, key_lines.get(key), f"{key} must be text")
@@ -544,7 +643,9 @@ def load_query(path: Path, *, require_summary: bool = True) -> CannedQuery:
     if isinstance(tags, str):
         tags = [tags]
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise _fail(path, key_lines.get("tags"), "tags must be a list of words, e.g. tags: [salaries]")
+        raise _fail(
+            path, key_lines.get("tags"), "tags must be a list of words, e.g. tags: [salaries]"
+        )
     method = header.get("method", "GET")
     if not isinstance(method, str) or method.upper() != "GET":
         raise _fail(path, key_lines.get("method"), f"method must be GET (got {method!r})")
@@ -561,20 +662,42 @@ def load_query(path: Path, *, require_summary: bool = True) -> CannedQuery:
     params = _apply_header(path, header, key_lines, params, _prefixes(tokens))
 
     pagination = header.get("pagination")
-    where_close = next(t.start for t in tokens if t.kind == "}" and t.braces == 0 and t.start >= where_open)
+    where_close = next(
+        t.start for t in tokens if t.kind == "}" and t.braces == 0 and t.start >= where_open
+    )
     own_limit = _has_limit(tokens, where_close)
     if pagination is not None:
-        if isinstance(pagination, bool) or not isinstance(pagination, int) or not 0 < pagination <= MAX_PAGE_SIZE:
-            raise _fail(path, key_lines.get("pagination"), f"pagination must be a page size from 1 to {MAX_PAGE_SIZE}")
+        if (
+            isinstance(pagination, bool)
+            or not isinstance(pagination, int)
+            or not 0 < pagination <= MAX_PAGE_SIZE
+        ):
+            raise _fail(
+                path,
+                key_lines.get("pagination"),
+                f"pagination must be a page size from 1 to {MAX_PAGE_SIZE}",
+            )
         if own_limit:
-            raise _fail(path, key_lines.get("pagination"), "a query with its own LIMIT or OFFSET cannot be paginated")
+            raise _fail(
+                path,
+                key_lines.get("pagination"),
+                "a query with its own LIMIT or OFFSET cannot be paginated",
+            )
     page_size = None if own_limit or form != "SELECT" else (pagination or DEFAULT_PAGE_SIZE)
 
     query = CannedQuery(
-        name=name, path=path, text=text, form=form, summary=(summary or name).strip(),
-        description=(header.get("description") or "").strip(), tags=tuple(tags), parameters=tuple(params),
-        page_size=page_size, extensions={k: v for k, v in header.items() if k.startswith("x-")},
-        where_open=where_open, limit_at=limit_at,
+        name=name,
+        path=path,
+        text=text,
+        form=form,
+        summary=(summary or name).strip(),
+        description=(header.get("description") or "").strip(),
+        tags=tuple(tags),
+        parameters=tuple(params),
+        page_size=page_size,
+        extensions={k: v for k, v in header.items() if k.startswith("x-")},
+        where_open=where_open,
+        limit_at=limit_at,
     )
     # the query must still parse with every parameter bound, and with only the needed ones bound
     everything = {p.variable: sample_term(p) for p in query.parameters}
@@ -585,12 +708,14 @@ def load_query(path: Path, *, require_summary: bool = True) -> CannedQuery:
 
 
 def _subquery_spans(tokens: list[Token]) -> list[tuple[int, int]]:
-    """(start, end) offsets of each sub-SELECT: from its SELECT to the end of its enclosing group."""
+    """(start, end) offsets of each sub-SELECT: from its SELECT to the end of its group."""
     spans = []
     for i, token in enumerate(tokens):
         if token.kind == "word" and token.braces > 0 and token.text.upper() == "SELECT":
-            end = next((t.end for t in tokens[i + 1:] if t.kind == "}" and t.braces == token.braces - 1),
-                       tokens[-1].end)
+            end = next(
+                (t.end for t in tokens[i + 1 :] if t.kind == "}" and t.braces == token.braces - 1),
+                tokens[-1].end,
+            )
             spans.append((token.start, end))
     return spans
 
@@ -602,9 +727,13 @@ def _parameters(path: Path, text: str, tokens: list[Token]) -> list[Parameter]:
         if token.kind != "var" or not token.text[1:].startswith("_"):
             continue
         if any(start <= token.start < end for start, end in subqueries):
-            raise _fail(path, line_of(text, token.start),
-                        f"parameter {token.text} is used inside a sub-SELECT, which its value does not reach; "
-                        "use it in the outer query")
+            raise _fail(
+                path,
+                line_of(text, token.start),
+                f"parameter {token.text} is used inside a sub-SELECT, which its value does not "
+                "reach; "
+                "use it in the outer query",
+            )
         variable = token.text[1:]
         try:
             name, required, kind, datatype, language = parse_variable(variable)
@@ -615,19 +744,31 @@ def _parameters(path: Path, text: str, tokens: list[Token]) -> list[Parameter]:
         if previous is None:
             found[name] = param
         elif previous.variable != variable:
-            raise _fail(path, line_of(text, token.start),
-                        f"parameter {name!r} is written both as ?{previous.variable} and as {token.text}")
+            raise _fail(
+                path,
+                line_of(text, token.start),
+                f"parameter {name!r} is written both as ?{previous.variable} and as {token.text}",
+            )
     return list(found.values())
 
 
-def _apply_header(path: Path, header: Mapping[str, Any], key_lines: Mapping[str, int],
-                  params: list[Parameter], prefixes: Mapping[str, str]) -> list[Parameter]:
+def _apply_header(
+    path: Path,
+    header: Mapping[str, Any],
+    key_lines: Mapping[str, int],
+    params: list[Parameter],
+    prefixes: Mapping[str, str],
+) -> list[Parameter]:
     by_name = {p.name: p for p in params}
 
     def check_name(key: str, name: Any) -> Parameter:
         if name not in by_name:
-            raise _fail(path, key_lines.get(key),
-                        f"{key} names {name!r}, which is not a parameter of the query ({sorted(by_name) or 'none'})")
+            raise _fail(
+                path,
+                key_lines.get(key),
+                f"{key} names {name!r}, which is not a parameter of the query "
+                f"({sorted(by_name) or 'none'})",
+            )
         return by_name[name]
 
     def parse_value(key: str, param: Parameter, value: Any) -> Node:
@@ -642,26 +783,50 @@ def _apply_header(path: Path, header: Mapping[str, Any], key_lines: Mapping[str,
 
     updates: dict[str, dict[str, Any]] = {name: {} for name in by_name}
     if "enumerate" in header:
-        for name, values in _pairs(path, key_lines.get("enumerate"), "enumerate", header["enumerate"]):
+        for name, values in _pairs(
+            path, key_lines.get("enumerate"), "enumerate", header["enumerate"]
+        ):
             param = check_name("enumerate", name)
             if not isinstance(values, list) or not values:
-                raise _fail(path, key_lines.get("enumerate"), f"enumerate for {name!r} must be a non-empty list")
+                raise _fail(
+                    path,
+                    key_lines.get("enumerate"),
+                    f"enumerate for {name!r} must be a non-empty list",
+                )
             updates[name]["enum"] = tuple(parse_value("enumerate", param, v) for v in values)
     if "x-choices" in header:
         choices = header["x-choices"]
         if not isinstance(choices, dict):
-            raise _fail(path, key_lines.get("x-choices"), "x-choices must map parameter names to classes")
+            raise _fail(
+                path, key_lines.get("x-choices"), "x-choices must map parameter names to classes"
+            )
         for name, classes in choices.items():
             param = check_name("x-choices", name)
             if param.kind != "iri":
-                raise _fail(path, key_lines.get("x-choices"), f"x-choices for {name!r}: only iri parameters take choices")
+                raise _fail(
+                    path,
+                    key_lines.get("x-choices"),
+                    f"x-choices for {name!r}: only iri parameters take choices",
+                )
             classes = [classes] if isinstance(classes, str) else classes
-            if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
-                raise _fail(path, key_lines.get("x-choices"), f"x-choices for {name!r} must be a class or a list of classes")
+            if (
+                not isinstance(classes, list)
+                or not classes
+                or not all(isinstance(c, str) for c in classes)
+            ):
+                raise _fail(
+                    path,
+                    key_lines.get("x-choices"),
+                    f"x-choices for {name!r} must be a class or a list of classes",
+                )
             iris = tuple(URIRef(_expand(c, prefixes)) for c in classes)
             bad = [str(i) for i in iris if not is_iri(str(i))]
             if bad:
-                raise _fail(path, key_lines.get("x-choices"), f"x-choices for {name!r}: not an IRI or known prefix: {bad[0]!r}")
+                raise _fail(
+                    path,
+                    key_lines.get("x-choices"),
+                    f"x-choices for {name!r}: not an IRI or known prefix: {bad[0]!r}",
+                )
             updates[name]["choices_from"] = iris
     if "defaults" in header:
         for name, value in _pairs(path, key_lines.get("defaults"), "defaults", header["defaults"]):

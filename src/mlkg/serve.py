@@ -9,6 +9,7 @@ shared socket. The parent restarts a child that dies and, on SIGTERM or SIGINT, 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -42,17 +43,16 @@ class _Stop(Exception):
 
 def ensure_store(settings: Settings, *, echo=print) -> str:
     """The id of the store in service, building it first when there is none (embedded store only)."""
-    from mlkg.build import build, current_store, load_meta
-    from mlkg.errors import StoreError
-
     if settings.store_url:
         return settings.store_url
-    try:
-        return load_meta(current_store(settings)).id
-    except StoreError:
-        echo(f"no built store under {settings.var_dir}; building it first")
-        meta = build(settings, check_sources=settings.sources_dir.is_dir())
-        return meta.id
+    try:  # read meta.json directly: importing the build pipeline (rdflib, pySHACL) costs start time
+        return json.loads((settings.store_link / "meta.json").read_text(encoding="utf-8"))["id"]
+    except (OSError, ValueError, KeyError):
+        pass
+    from mlkg.build import build
+
+    echo(f"no built store under {settings.var_dir}; building it first")
+    return build(settings, check_sources=settings.sources_dir.is_dir()).id
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -83,10 +83,17 @@ def _child(sock: socket.socket, settings: Settings, options: ServeOptions) -> No
 
     signal.signal(signal.SIGTERM, stop)
     server = waitress.create_server(
-        app, sockets=[sock], threads=options.threads, ident="mlkg",
-        connection_limit=options.connection_limit, channel_timeout=options.channel_timeout,
-        max_request_body_size=max(16 * settings.max_body, 16 * 1024 * 1024),  # Flask answers past max_body clear_untrusted_proxy_headers=True,
-        expose_tracebacks=False)
+        app,
+        sockets=[sock],
+        threads=options.threads,
+        ident="mlkg",
+        connection_limit=options.connection_limit,
+        channel_timeout=options.channel_timeout,
+        max_request_body_size=max(
+            16 * settings.max_body, 16 * 1024 * 1024
+        ),  # Flask answers past max_body clear_untrusted_proxy_headers=True,
+        expose_tracebacks=False,
+    )
     try:
         server.run()
     finally:
@@ -109,13 +116,20 @@ def _fork(sock: socket.socket, settings: Settings, options: ServeOptions) -> int
 def serve(settings: Settings, options: ServeOptions, *, echo=print) -> None:
     """Run the server until SIGTERM or SIGINT (see the module doc)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" under load
     store = ensure_store(settings, echo=echo)
+    import waitress  # noqa: F401  (loaded once here, shared by the forked server processes)
+
+    import mlkg.web  # noqa: F401
+
     sock = bind(options.host, options.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    echo(f"mlkg serving http://{shown}:{port}/ (store {store}; {options.processes} processes x "
-         f"{options.threads} threads, {settings.workers} query workers each; "
-         f"query timeout {settings.query_timeout:g} s)")
+    echo(
+        f"mlkg serving http://{shown}:{port}/ (store {store}; {options.processes} processes x "
+        f"{options.threads} threads, {settings.workers} query workers each; "
+        f"query timeout {settings.query_timeout:g} s)"
+    )
     with contextlib.suppress(Exception):
         sys.stdout.flush()
 

@@ -21,16 +21,28 @@ MLKG_DEF = Namespace("https://w3id.org/mlkg/def/")
 
 #: W3C format IRIs (http://www.w3.org/ns/formats/) of the formats the endpoint writes.
 FORMAT_IRIS = {
-    "json": FORMAT_NS.SPARQL_Results_JSON, "xml": FORMAT_NS.SPARQL_Results_XML,
-    "csv": FORMAT_NS.SPARQL_Results_CSV, "tsv": FORMAT_NS.SPARQL_Results_TSV,
-    "turtle": FORMAT_NS.Turtle, "jsonld": FORMAT_NS["JSON-LD"], "ntriples": FORMAT_NS["N-Triples"],
-    "rdfxml": FORMAT_NS["RDF_XML"], "trig": FORMAT_NS.TriG, "nquads": FORMAT_NS["N-Quads"],
+    "json": FORMAT_NS.SPARQL_Results_JSON,
+    "xml": FORMAT_NS.SPARQL_Results_XML,
+    "csv": FORMAT_NS.SPARQL_Results_CSV,
+    "tsv": FORMAT_NS.SPARQL_Results_TSV,
+    "turtle": FORMAT_NS.Turtle,
+    "jsonld": FORMAT_NS["JSON-LD"],
+    "ntriples": FORMAT_NS["N-Triples"],
+    "rdfxml": FORMAT_NS["RDF_XML"],
+    "trig": FORMAT_NS.TriG,
+    "nquads": FORMAT_NS["N-Quads"],
 }
 
 
-def describe_service(endpoint: str, graphs: Mapping[str, int], *, default_triples: int | None = None,
-                     timeout: float | None = None, result_limit: int | None = None,
-                     formats: Iterable[str] | None = None) -> Graph:
+def describe_service(
+    endpoint: str,
+    graphs: Mapping[str, int],
+    *,
+    default_triples: int | None = None,
+    timeout: float | None = None,
+    result_limit: int | None = None,
+    formats: Iterable[str] | None = None,
+) -> Graph:
     """The service description of the endpoint at `endpoint` serving `graphs` (IRI -> triples).
 
     >>> g = describe_service("http://localhost/sparql", {"http://ex/g": 3})
@@ -48,14 +60,24 @@ def describe_service(endpoint: str, graphs: Mapping[str, int], *, default_triple
     graph.add((service, SD.supportedLanguage, SD.SPARQL11Query))
     graph.add((service, SD.defaultEntailmentRegime, ENTAILMENT.Simple))
     graph.add((service, SD.feature, SD.UnionDefaultGraph))
-    graph.add((service, DCTERMS.description, Literal(
-        "Read-only SPARQL 1.1 endpoint of the mlkg knowledge graph. Updates, SERVICE, LOAD and FROM "
-        "IRIs of graphs it does not hold are refused.", lang="en")))
+    graph.add(
+        (
+            service,
+            DCTERMS.description,
+            Literal(
+                "Read-only SPARQL 1.1 endpoint of the mlkg knowledge graph. Updates, SERVICE, LOAD and FROM "
+                "IRIs of graphs it does not hold are refused.",
+                lang="en",
+            ),
+        )
+    )
     for name in formats or [f.name for f in FORMATS]:
         if name in FORMAT_IRIS:
             graph.add((service, SD.resultFormat, FORMAT_IRIS[name]))
     if timeout is not None:
-        graph.add((service, MLKG_DEF.queryTimeout, Literal(f"PT{timeout:g}S", datatype=XSD.duration)))
+        graph.add(
+            (service, MLKG_DEF.queryTimeout, Literal(f"PT{timeout:g}S", datatype=XSD.duration))
+        )
     if result_limit is not None:
         graph.add((service, MLKG_DEF.resultLimit, Literal(result_limit)))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mlkg._rows import Backend
 from mlkg.labels import Vocabulary, load_vocabulary
-from mlkg.search import EntityIndex, load_index
+from mlkg.search import GENID, EntityIndex, load_index
 from mlkg.sources_view import Sources, load_sources
 
 
@@ -30,6 +30,8 @@ class Snapshot:
             return entry.label
         if key in self.vocabulary.terms or entry is None:
             return self.vocabulary.label(key)
+        if key.startswith(GENID) and entry.types:
+            return self.vocabulary.label(entry.types[0])
         return self.index.label(key)
 
 

@@ -38,8 +38,10 @@ _PN_CHARS_U = _PN_CHARS_BASE + "_"
 _PN_CHARS = _PN_CHARS_U + "\\-0-9\u00b7\u0300-\u036f\u203f-\u2040"
 _PLX = r"(?:%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%])"
 _PN_PREFIX = rf"[{_PN_CHARS_BASE}](?:[{_PN_CHARS}.]*[{_PN_CHARS}])?"
-_PN_LOCAL = (rf"(?:[{_PN_CHARS_U}:0-9]|{_PLX})"
-             rf"(?:(?:[{_PN_CHARS}.:]|{_PLX})*(?:[{_PN_CHARS}:]|{_PLX}))?")
+_PN_LOCAL = (
+    rf"(?:[{_PN_CHARS_U}:0-9]|{_PLX})"
+    rf"(?:(?:[{_PN_CHARS}.:]|{_PLX})*(?:[{_PN_CHARS}:]|{_PLX}))?"
+)
 
 _TOKEN = re.compile(
     rf"""
@@ -128,10 +130,15 @@ def _prologue(tokens: list[Token]) -> tuple[int, str | None, dict[str, str]]:
         if word == "BASE" and i + 1 < len(tokens) and tokens[i + 1].kind == "iri":
             base = _resolve(tokens[i + 1].text[1:-1], base)
             i += 2
-        elif (word == "PREFIX" and i + 2 < len(tokens) and tokens[i + 1].kind == "pname"
-              and tokens[i + 2].kind == "iri"):
+        elif (
+            word == "PREFIX"
+            and i + 2 < len(tokens)
+            and tokens[i + 1].kind == "pname"
+            and tokens[i + 2].kind == "iri"
+        ):
             prefixes[tokens[i + 1].text.rstrip(":").split(":")[0]] = _resolve(
-                tokens[i + 2].text[1:-1], base)
+                tokens[i + 2].text[1:-1], base
+            )
             i += 3
         else:
             break
@@ -166,11 +173,14 @@ def _check_keywords(tokens: list[Token]) -> None:
         if word == "SERVICE":
             raise ForbiddenQueryError(
                 "SERVICE is not allowed: this endpoint never calls other endpoints. "
-                "Query the remote service yourself, or remove the SERVICE clause.", keyword="SERVICE")
+                "Query the remote service yourself, or remove the SERVICE clause.",
+                keyword="SERVICE",
+            )
         if word == "LOAD":
             raise ForbiddenQueryError(
                 "LOAD is not allowed: this endpoint is read-only and never fetches data.",
-                keyword="LOAD")
+                keyword="LOAD",
+            )
 
 
 def _analyze(query: str) -> tuple[QueryInfo | None, str | None]:
@@ -181,11 +191,15 @@ def _analyze(query: str) -> tuple[QueryInfo | None, str | None]:
     if decoded != query:
         _check_keywords(tokenize(decoded))
     start, base, prefixes = _prologue(tokens)
-    first = tokens[start].text.upper() if start < len(tokens) and tokens[start].kind == "word" else None
+    first = (
+        tokens[start].text.upper() if start < len(tokens) and tokens[start].kind == "word" else None
+    )
     if first in UPDATE_KEYWORDS:
         raise ForbiddenQueryError(
             f"{first} is a SPARQL Update operation; this endpoint is read-only and refuses every "
-            "update. Send a SELECT, ASK, CONSTRUCT or DESCRIBE query.", keyword=first)
+            "update. Send a SELECT, ASK, CONSTRUCT or DESCRIBE query.",
+            keyword=first,
+        )
     if first not in QUERY_FORMS:
         return None, first
     from_graphs: list[str] = []
@@ -194,10 +208,16 @@ def _analyze(query: str) -> tuple[QueryInfo | None, str | None]:
     while i < len(tokens):
         token = tokens[i]
         if token.kind == "word" and token.text.upper() == "FROM":
-            named = i + 1 < len(tokens) and tokens[i + 1].kind == "word" \
+            named = (
+                i + 1 < len(tokens)
+                and tokens[i + 1].kind == "word"
                 and tokens[i + 1].text.upper() == "NAMED"
-            target = tokens[i + 2] if named and i + 2 < len(tokens) else (
-                tokens[i + 1] if not named and i + 1 < len(tokens) else None)
+            )
+            target = (
+                tokens[i + 2]
+                if named and i + 2 < len(tokens)
+                else (tokens[i + 1] if not named and i + 1 < len(tokens) else None)
+            )
             iri = _iri_of(target, base, prefixes) if target else None
             if iri is not None:
                 (from_named if named else from_graphs).append(iri)
@@ -206,11 +226,14 @@ def _analyze(query: str) -> tuple[QueryInfo | None, str | None]:
         i += 1
     star_order = None
     if first == "SELECT":
-        rest = [t for t in tokens[start + 1:start + 4] if not (t.kind == "word" and t.text.upper() in
-                                                                 ("DISTINCT", "REDUCED"))]
+        rest = [
+            t
+            for t in tokens[start + 1 : start + 4]
+            if not (t.kind == "word" and t.text.upper() in ("DISTINCT", "REDUCED"))
+        ]
         if rest and rest[0].text == "*":
             seen: dict[str, None] = {}
-            for token in tokens[start + 1:]:
+            for token in tokens[start + 1 :]:
                 if token.kind == "var":
                     seen.setdefault(token.text[1:], None)
             star_order = tuple(seen)
@@ -256,7 +279,9 @@ def check_dataset(info: QueryInfo, held: frozenset[str] | set[str], *, overridde
                 raise ForbiddenQueryError(
                     f"{clause} <{iri}> names a graph this endpoint does not hold. It never fetches "
                     "graphs from the Web or from files; FROM can only pick graphs it holds (the "
-                    "service description lists them).", graph=iri)
+                    "service description lists them).",
+                    graph=iri,
+                )
 
 
 def check_graph_iri(iri: str, parameter: str) -> str:
@@ -268,7 +293,9 @@ def check_graph_iri(iri: str, parameter: str) -> str:
     'http://example.org/g'
     """
     if not _ABSOLUTE_IRI.match(iri):
-        raise BadRequestError(f"{parameter} must be an absolute IRI, got {iri!r}", parameter=parameter)
+        raise BadRequestError(
+            f"{parameter} must be an absolute IRI, got {iri!r}", parameter=parameter
+        )
     return iri
 
 
@@ -289,5 +316,5 @@ def syntax_error(message: str, query: str) -> SparqlSyntaxError:
         lines = query.splitlines()
         if 0 < line <= len(lines):
             text = lines[line - 1]
-            extra["near"] = text[max(0, column - 41):column + 40]
+            extra["near"] = text[max(0, column - 41) : column + 40]
     return SparqlSyntaxError(detail, **extra)

@@ -2,7 +2,8 @@
 
 The curated data is the template: the ontology and the source documents (with their spans) are
 written once, then the data is written again and again with every entity IRI renamed per copy
-(``…/role/x`` -> ``…/role/x--s7``) and labels marked (``"x (synthetic 7)"``). Each copy is an
+(``…/role/ml-engineer`` -> ``…/role/mlz7-engineerz7``: each word of the slug marked,
+so slugs built from other slugs, like ``degree/<level>-<field>``, still match) and labels marked (``"x (synthetic 7)"``). Each copy is an
 isomorphic, disjoint replica of a graph that conforms to the shapes, so the whole conforms too, and it
 keeps the data's real shape: same classes, same fan-out, same literal mix. Copy 0 is the data itself.
 """
@@ -17,7 +18,7 @@ from rdflib.namespace import RDFS
 
 from mlkg.config import Settings
 from mlkg.namespaces import BASE, PREFIXES
-from mlkg.store import GRAPH_BASE, load_dataset
+from mlkg.store import GRAPH_BASE, load_dataset, parse_turtle
 
 ONTOLOGY_GRAPHS = GRAPH_BASE + "ontology/"
 SHARED_PREFIXES = (BASE + "def/", BASE + "source/", BASE + "graph/")
@@ -25,11 +26,22 @@ SHARED_PREFIXES = (BASE + "def/", BASE + "source/", BASE + "graph/")
 
 def template(settings: Settings) -> tuple[list[tuple], list[tuple]]:
     """(triples written once, triples copied): the ontology, sources and spans; then the data."""
+    from mlkg.build import skolemize
+
     dataset = load_dataset(settings.ontology_dir, settings.data_dirs)
     fixed: set[tuple] = set()
     copied: set[tuple] = set()
-    for s, p, o, g in dataset.quads((None, None, None, None)):
-        if str(g).startswith(ONTOLOGY_GRAPHS) or _shared(s):
+    pinned.clear()
+    shapes = settings.ontology_dir / "shapes.ttl"
+    if shapes.exists():  # instances the shapes name (sh:hasValue, sh:in ...) are never copied
+        pinned.update(
+            str(t)
+            for triple in parse_turtle(shapes)
+            for t in triple
+            if isinstance(t, URIRef) and str(t).startswith(BASE)
+        )
+    for s, p, o, g in skolemize(dataset):  # blank nodes get stable IRIs, as in the built store
+        if str(g).startswith(ONTOLOGY_GRAPHS) or (_shared(s) and _shared(o)):
             fixed.add((s, p, o))
         else:
             copied.add((s, p, o))
@@ -37,8 +49,18 @@ def template(settings: Settings) -> tuple[list[tuple], list[tuple]]:
     return sorted(fixed), sorted(copied)
 
 
+pinned: set[str] = set()
+
+
 def _shared(term) -> bool:
-    return isinstance(term, URIRef) and (not str(term).startswith(BASE) or str(term).startswith(SHARED_PREFIXES))
+    """True for terms every copy shares: other vocabularies, ontology, sources, pinned instances."""
+    if isinstance(term, Literal):
+        return True
+    return isinstance(term, URIRef) and (
+        not str(term).startswith(BASE)
+        or str(term).startswith(SHARED_PREFIXES)
+        or str(term) in pinned
+    )
 
 
 def _rename(term, copy: int):
@@ -51,7 +73,10 @@ def _rename(term, copy: int):
         return term
     text = str(term)
     head, hash_mark, fragment = text.partition("#")
-    return URIRef(f"{head}--s{copy}{hash_mark}{fragment}")
+    kind, _, rest = head[len(BASE) :].partition("/")
+    slug, slash, tail = rest.partition("/")
+    marked = "-".join(f"{word}z{copy}" for word in slug.split("-"))
+    return URIRef(f"{BASE}{kind}/{marked}{slash}{tail}{hash_mark}{fragment}")
 
 
 def synthesize(fixed: list[tuple], copied: list[tuple], *, triples: int, seed: int = 1):
@@ -69,8 +94,9 @@ def synthesize(fixed: list[tuple], copied: list[tuple], *, triples: int, seed: i
             yield (_rename(s, copy), p, _rename(o, copy))
 
 
-def write_synthetic(output: Path, *, triples: int = 10_000, seed: int = 1,
-                    settings: Settings | None = None) -> int:
+def write_synthetic(
+    output: Path, *, triples: int = 10_000, seed: int = 1, settings: Settings | None = None
+) -> int:
     """Write the synthetic graph to `output` (N-Triples, or Turtle for a .ttl name); return its size."""
     fixed, copied = template(settings or Settings())
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -34,25 +34,33 @@ class Violation:
         return f"{where}{focus}{path}: {self.message}{value}"
 
 
+_PREPARED: dict[str, Any] = {}  # query text -> parsed query; the shapes hold a few dozen texts
+_PREPARED_MAX = 512
+
+
 class _PreparedQueryGraph(Graph):
     """A Graph that parses each distinct SPARQL text once.
 
     pySHACL sends the text of a SPARQL constraint again for every focus node; parsing it is most of
     the cost of a validation run, so the parsed query is kept and reused with the new bindings.
+    The queries pySHACL sends declare their prefixes: a parsed query does not depend on the graph.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._prepared: dict[str, Any] = {}
-
-    def query(self, query_object, processor="sparql", result="sparql", initNs=None,  # noqa: N803
-              initBindings=None, use_store_provided=True, **kwargs):  # noqa: N803
-        if isinstance(query_object, str) and processor == "sparql":
-            prepared = self._prepared.get(query_object)
+    def query(self, query_object, processor="sparql", result="sparql", initNs=None,
+              initBindings=None, use_store_provided=True, **kwargs):
+        if isinstance(query_object, str) and processor == "sparql" and initNs is None:
+            prepared = _PREPARED.get(query_object)
             if prepared is None:
-                namespaces = initNs if initNs is not None else dict(self.namespaces())
-                prepared = self._prepared[query_object] = prepareQuery(query_object, initNs=namespaces)
-            query_object = prepared
+                try:
+                    prepared = prepareQuery(query_object)
+                except Exception:  # e.g. a prefix only the graph binds: the graph parses it
+                    prepared = None
+                else:
+                    if len(_PREPARED) >= _PREPARED_MAX:
+                        _PREPARED.clear()
+                    _PREPARED[query_object] = prepared
+            if prepared is not None:
+                query_object = prepared
         return super().query(query_object, processor, result, initNs, initBindings,
                              use_store_provided, **kwargs)
 
@@ -69,22 +77,25 @@ def _short(graph: Graph, node: Node | None) -> str | None:
 
 
 def _describe_focus(graph: Graph, node: Node) -> str:
-    """The focus as a curator finds it: an IRI, or for a reified statement the triple it traces."""
-    if isinstance(node, BNode):
-        s, p, o = (graph.value(node, x) for x in (RDF.subject, RDF.predicate, RDF.object))
-        if s is not None or p is not None or o is not None:
-            parts = " ".join("?" if t is None else t.n3(graph.namespace_manager) for t in (s, p, o))
-            return f"[statement {parts}]"
-        return "[blank node]"
-    return str(node)
+    """The focus as a curator finds it: an IRI; for a reified statement, the triple it traces; for
+    another blank node, a few of its properties."""
+    if not isinstance(node, BNode):
+        return str(node)
+    nm = graph.namespace_manager
+    s, p, o = (graph.value(node, x) for x in (RDF.subject, RDF.predicate, RDF.object))
+    if s is not None or p is not None or o is not None:
+        parts = " ".join("?" if t is None else t.n3(nm) for t in (s, p, o))
+        return f"[statement {parts}]"
+    pairs = sorted(f"{q.n3(nm)} {v.n3(nm)}" for q, v in graph.predicate_objects(node))
+    return "[" + " ; ".join(pairs[:3]) + (" ; ..." if len(pairs) > 3 else "") + "]"
 
 
 def validate_graph(data: Graph, shapes: Graph, ontology: Graph | None = None,
                    origin: dict[Node, str] | None = None) -> list[Violation]:
     """Validate `data` (with `ontology` mixed in for class hierarchy) against `shapes`.
 
-    `data` is not modified. Results that several shapes report alike (a shared property shape reached
-    through a class and its superclass) are listed once.
+    `data` is not modified. Results that several shapes report alike (a shared property shape
+    reached through a class and its superclass) are listed once.
     """
     graph = _PreparedQueryGraph()
     for prefix, namespace in data.namespaces():
@@ -103,8 +114,8 @@ def validate_graph(data: Graph, shapes: Graph, ontology: Graph | None = None,
         focus = report.value(result, SH.focusNode)
         shape = report.value(result, SH.sourceShape)
         messages = sorted(str(m) for m in report.objects(result, SH.resultMessage))
-        # A SPARQL constraint's own message is more precise than the message of the shape holding it.
-        generic = {str(m) for m in shapes.objects(shape, SH.message)} if shape is not None else set()
+        # A SPARQL constraint's own message is more precise than that of the shape holding it.
+        generic = {str(m) for m in shapes.objects(shape, SH.message)} if shape else set()
         specific = [m for m in messages if m not in generic] or messages
         severity = report.value(result, SH.resultSeverity)
         value = report.value(result, SH.value)
@@ -117,12 +128,13 @@ def validate_graph(data: Graph, shapes: Graph, ontology: Graph | None = None,
             shape=_short(shapes, shape),
             file=origin.get(focus) if focus is not None else None,
         ))
-    return sorted(violations, key=lambda v: (v.file or "", v.focus, v.path or "", v.message, v.value or ""))
+    return sorted(violations,
+                  key=lambda v: (v.file or "", v.focus, v.path or "", v.message, v.value or ""))
 
 
 def span_violations(problems: list[SpanProblem], origin: dict[Node, str] | None = None,
                     graph: Graph | None = None) -> list[Violation]:
-    """Present span-check problems in the same shape as SHACL violations (`graph` names statements)."""
+    """Present span-check problems like SHACL violations (`graph` describes statements)."""
     origin = origin or {}
     return [
         Violation(focus=_describe_focus(graph, p.node) if graph is not None else str(p.node),

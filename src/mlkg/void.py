@@ -1,16 +1,17 @@
-"""The dataset description (VoID and DCAT): what the built store holds, where to get it, what it is from.
+"""The dataset description (VoID and DCAT): what the built store holds, where to get it, what it is
+from.
 
 Served at `/.well-known/void` and written into every dump. Counts are taken from the store itself
 (its default graph, the union of all files), so they are the real figures of the build in service.
 Every triple of the description has a subject of its own — the description document, the dataset
-`dataset_iri()`, its partitions and distributions (fragments of the description document), or a named
-graph IRI — so the description never repeats or contradicts a triple of the data.
-"""
+`dataset_iri()`, its partitions and distributions (fragments of the description document), or a
+named graph IRI — so the description never repeats or contradicts a triple of the data."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,17 +33,22 @@ XSD = "http://www.w3.org/2001/XMLSchema#"
 MLKG_DEF = BASE + "def/"
 
 TITLE = "mlkg: a knowledge graph of the machine-learning-engineer career"
-DESCRIPTION = ("Roles, skills, tools, education, certifications, organizations, learning resources, salary "
-               "figures and career paths of the machine-learning-engineer career, as stated by three source "
-               "documents, with every fact traced to a span of its document.")
-# The licence the ontology declares (dcterms:license of https://w3id.org/mlkg/def/), used for the data too.
+DESCRIPTION = (
+    "Roles, skills, tools, education, certifications, organizations, learning resources, salary "
+    "figures and career paths of the machine-learning-engineer career, as stated by three source "
+    "documents, with every fact traced to a span of its document."
+)
+# The licence the ontology declares (its dcterms:license), used for the data as well.
 LICENSE = "https://creativecommons.org/licenses/by/4.0/"
 KEYWORDS = ("machine learning", "careers", "skills", "knowledge graph")
 DESCRIPTION_PATH = ".well-known/void"
 # Vocabularies the description itself uses, declared besides those the data uses.
 OWN_VOCABULARIES = (VOID, DCAT, DCTERMS, FOAF)
-EXTRA_NAMESPACES = {"foaf": FOAF, "sssom": "https://w3id.org/sssom/",
-                    "semapv": "https://w3id.org/semapv/vocab/"}
+EXTRA_NAMESPACES = {
+    "foaf": FOAF,
+    "sssom": "https://w3id.org/sssom/",
+    "semapv": "https://w3id.org/semapv/vocab/",
+}
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,18 @@ DUMPS: tuple[Dump, ...] = (
     Dump("jsonld", "application/ld+json", "http://www.w3.org/ns/formats/JSON-LD", "JSON-LD"),
     Dump("nt", "application/n-triples", "http://www.w3.org/ns/formats/N-Triples", "N-Triples"),
     Dump("rdf", "application/rdf+xml", "http://www.w3.org/ns/formats/RDF_XML", "RDF/XML"),
-    Dump("trig", "application/trig", "http://www.w3.org/ns/formats/TriG", "TriG (one named graph per file)"),
-    Dump("nq", "application/n-quads", "http://www.w3.org/ns/formats/N-Quads", "N-Quads (one named graph per file)"),
+    Dump(
+        "trig",
+        "application/trig",
+        "http://www.w3.org/ns/formats/TriG",
+        "TriG (one named graph per file)",
+    ),
+    Dump(
+        "nq",
+        "application/n-quads",
+        "http://www.w3.org/ns/formats/N-Quads",
+        "N-Quads (one named graph per file)",
+    ),
 )
 
 
@@ -90,7 +106,7 @@ def _slug(iri: str) -> str:
     'mlkg-Role'
     """
     for prefix, namespace in sorted(PREFIXES.items(), key=lambda item: -len(item[1])):
-        local = iri[len(namespace):]
+        local = iri[len(namespace) :]
         if iri.startswith(namespace) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", local):
             return f"{prefix}-{local}"
     return "h" + hashlib.sha256(iri.encode()).hexdigest()[:12]
@@ -132,34 +148,73 @@ def measure(store: ox.Store, base: str = BASE) -> Statistics:
     space = base.replace("\\", "\\\\").replace('"', '\\"')
     return Statistics(
         triples=_count(store, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"),
-        entities=_count(store, f'SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s ?p ?o '
-                               f'FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{space}")) }}'),
+        entities=_count(
+            store,
+            f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s ?p ?o "
+            f'FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{space}")) }}',
+        ),
         distinct_subjects=_count(store, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o }"),
         distinct_objects=_count(store, "SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE { ?s ?p ?o }"),
-        classes=[(c.value, int(n.value)) for c, n in _rows(
-            store, "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c FILTER(isIRI(?c)) } "
-                   "GROUP BY ?c ORDER BY ?c")],
-        properties=[(p.value, int(n.value)) for p, n in _rows(
-            store, "SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p ORDER BY ?p")],
-        graphs=[(g.value, int(n.value)) for g, n in _rows(
-            store, "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g")],
-        sources=[d.value for (d,) in _rows(
-            store, f"SELECT ?d WHERE {{ ?d a <{MLKG_DEF}SourceDocument> }} ORDER BY ?d")],
-        examples=[r.value for (r,) in _rows(
-            store, f"SELECT ?r WHERE {{ ?r a <{MLKG_DEF}Role> }} ORDER BY ?r LIMIT 3")],
-        ontology_version=next((v.value for (v,) in _rows(
-            store, f"SELECT ?v WHERE {{ <{MLKG_DEF}> <http://www.w3.org/2002/07/owl#versionInfo> ?v }} LIMIT 1")),
-            None),
+        classes=[
+            (c.value, int(n.value))
+            for c, n in _rows(
+                store,
+                "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c FILTER(isIRI(?c)) } "
+                "GROUP BY ?c ORDER BY ?c",
+            )
+        ],
+        properties=[
+            (p.value, int(n.value))
+            for p, n in _rows(
+                store, "SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p ORDER BY ?p"
+            )
+        ],
+        graphs=[
+            (g.value, int(n.value))
+            for g, n in _rows(
+                store,
+                "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } "
+                "GROUP BY ?g ORDER BY ?g",
+            )
+        ],
+        sources=[
+            d.value
+            for (d,) in _rows(
+                store, f"SELECT ?d WHERE {{ ?d a <{MLKG_DEF}SourceDocument> }} ORDER BY ?d"
+            )
+        ],
+        examples=[
+            r.value
+            for (r,) in _rows(
+                store, f"SELECT ?r WHERE {{ ?r a <{MLKG_DEF}Role> }} ORDER BY ?r LIMIT 3"
+            )
+        ],
+        ontology_version=next(
+            (
+                v.value
+                for (v,) in _rows(
+                    store,
+                    f"SELECT ?v WHERE {{ <{MLKG_DEF}> "
+                    "<http://www.w3.org/2002/07/owl#versionInfo> ?v } LIMIT 1",
+                )
+            ),
+            None,
+        ),
     )
 
 
 def _iso(timestamp: float) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).replace(microsecond=0).isoformat() \
+    return (
+        dt.datetime.fromtimestamp(timestamp, dt.UTC)
+        .replace(microsecond=0)
+        .isoformat()
         .replace("+00:00", "Z")
+    )
 
 
-def describe(store: ox.Store, meta: StoreMeta, settings: Settings,
-             stats: Statistics | None = None) -> list[ox.Triple]:
+def describe(
+    store: ox.Store, meta: StoreMeta, settings: Settings, stats: Statistics | None = None
+) -> list[ox.Triple]:
     """The VoID + DCAT description of the built store `store` (whose meta.json is `meta`)."""
     stats = stats or measure(store)
     base = settings.base_iri
@@ -233,16 +288,19 @@ def describe(store: ox.Store, meta: StoreMeta, settings: Settings,
     for dump in DUMPS:
         add(dataset, DCAT + "distribution", frag(f"dump-{dump.suffix}"))
 
-    vocabularies = {_namespace(iri) for iri, _ in stats.properties} | \
-                   {_namespace(iri) for iri, _ in stats.classes} | set(OWN_VOCABULARIES)
+    vocabularies = (
+        {_namespace(iri) for iri, _ in stats.properties}
+        | {_namespace(iri) for iri, _ in stats.classes}
+        | set(OWN_VOCABULARIES)
+    )
     for namespace in sorted(v for v in vocabularies if v):
         add(dataset, VOID + "vocabulary", node(namespace))
 
-    for cls, count in stats.classes:
+    for cls, _ in stats.classes:
         add(dataset, VOID + "classPartition", frag(f"class-{_slug(cls)}"))
-    for prop, count in stats.properties:
+    for prop, _ in stats.properties:
         add(dataset, VOID + "propertyPartition", frag(f"property-{_slug(prop)}"))
-    for graph, count in stats.graphs:
+    for graph, _ in stats.graphs:
         add(dataset, VOID + "subset", node(graph))
 
     add(service, "a", node(DCAT + "DataService"))
@@ -254,7 +312,11 @@ def describe(store: ox.Store, meta: StoreMeta, settings: Settings,
         add(dist, "a", node(DCAT + "Distribution"))
         add(dist, DCTERMS + "title", text(f"{dump.title} dump"))
         add(dist, DCAT + "downloadURL", node(f"{base}export.{dump.suffix}"))
-        add(dist, DCAT + "mediaType", node(f"https://www.iana.org/assignments/media-types/{dump.media_type}"))
+        add(
+            dist,
+            DCAT + "mediaType",
+            node(f"https://www.iana.org/assignments/media-types/{dump.media_type}"),
+        )
         add(dist, DCTERMS + "format", node(dump.format_iri))
         add(dist, DCTERMS + "license", node(LICENSE))
     for cls, count in stats.classes:
@@ -273,13 +335,31 @@ def describe(store: ox.Store, meta: StoreMeta, settings: Settings,
     return triples
 
 
+def serialize(triples: list[ox.Triple], format_name: str) -> bytes:
+    """The description in a graph format named as in mlkg.formats (JSON-LD: compacted)."""
+    from mlkg import jsonld
+
+    if format_name == "jsonld":
+        return json.dumps(jsonld.compact_document(triples), ensure_ascii=False, indent=1).encode(
+            "utf-8"
+        )
+    formats = {
+        "turtle": ox.RdfFormat.TURTLE,
+        "ntriples": ox.RdfFormat.N_TRIPLES,
+        "rdfxml": ox.RdfFormat.RDF_XML,
+    }
+    if format_name not in formats:
+        raise ValueError(f"no graph format {format_name!r}")
+    return ox.serialize(triples, format=formats[format_name], prefixes=prefixes())
+
+
 def prefixes() -> dict[str, str]:
     """The prefixes to write a description (or a dump holding one) with."""
     return {**PREFIXES, **EXTRA_NAMESPACES}
 
 
 def subjects(triples: list[ox.Triple]) -> Iterator[str]:
-    """The distinct subjects of a description, in order (for checks that it stays apart from the data)."""
+    """The distinct subjects of a description, in order (to check it stays apart from the data)."""
     seen: set[str] = set()
     for triple in triples:
         if triple.subject.value not in seen:

@@ -59,8 +59,16 @@ def worker_main(store_dir: str, fd: int, parent: int) -> None:
     try:
         store = ox.Store.read_only(store_dir)
     except OSError as exc:
-        conn.send_bytes(pickle.dumps(("error", "StoreError", f"cannot open the store at {store_dir}: "
-                                      f"{exc}; run `mlkg build`", {})))
+        conn.send_bytes(
+            pickle.dumps(
+                (
+                    "error",
+                    "StoreError",
+                    f"cannot open the store at {store_dir}: {exc}; run `mlkg build`",
+                    {},
+                )
+            )
+        )
         return
     conn.send_bytes(pickle.dumps(("ready", os.getpid())))
     loads, dumps, recv, send = pickle.loads, pickle.dumps, conn.recv_bytes, conn.send_bytes
@@ -122,8 +130,9 @@ class WorkerPool:
         self.store_dir = str(store_dir)
         self.size = size
         self._spawn_requests: queue.Queue[queue.Queue | None] = queue.Queue()
-        self._spawner = threading.Thread(target=self._spawn_loop, name="mlkg-worker-spawner",
-                                         daemon=True)
+        self._spawner = threading.Thread(
+            target=self._spawn_loop, name="mlkg-worker-spawner", daemon=True
+        )
         self._spawner.start()
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._all: set[_Worker] = set()
@@ -158,9 +167,18 @@ class WorkerPool:
         ours, theirs = socket.socketpair()
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "mlkg.workers", self.store_dir, str(theirs.fileno()),
-                 str(os.getpid())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, close_fds=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "mlkg.workers",
+                    self.store_dir,
+                    str(theirs.fileno()),
+                    str(os.getpid()),
+                ],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                close_fds=True,
+            )
         finally:
             theirs.close()
         return _Worker(process, Connection(ours.detach()))
@@ -181,7 +199,9 @@ class WorkerPool:
         """Wait for the worker's greeting; raise PoolError if it could not open the store."""
         if not worker.conn.poll(READY_TIMEOUT):
             self._discard(worker)
-            raise PoolError("StoreError", f"a query worker did not start within {READY_TIMEOUT:.0f} s", {})
+            raise PoolError(
+                "StoreError", f"a query worker did not start within {READY_TIMEOUT:.0f} s", {}
+            )
         try:
             message = pickle.loads(worker.conn.recv_bytes())
         except (EOFError, OSError) as exc:

@@ -1,4 +1,5 @@
-"""Dumps and descriptions: `/export.<suffix>`, `/export`, `/context.jsonld`, `/.well-known/void`, `/ontology`.
+"""Dumps and descriptions: `/export.<suffix>`, `/export`, `/context.jsonld`, `/.well-known/void`,
+`/ontology`.
 
 No RDF logic here: `mlkg.exports` writes and caches dumps, `mlkg.void` describes the dataset,
 `mlkg.jsonld` compacts, `mlkg.ontodocs` documents the ontology. Every answer is tied to the build in
@@ -9,7 +10,6 @@ matching If-None-Match, gzip when the client accepts it.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +56,9 @@ def _build() -> _Build:
                 try:
                     store = ox.Store.read_only(str(path))
                 except OSError as exc:
-                    raise StoreError(f"cannot open the store at {path}: {exc}; run `mlkg build`") from exc
+                    raise StoreError(
+                        f"cannot open the store at {path}: {exc}; run `mlkg build`"
+                    ) from exc
                 found = state["exports_build"] = _Build(path, store, meta)
     return found
 
@@ -83,17 +85,24 @@ def dump(suffix: str) -> Response:
         export = exports.export_for(suffix)
     except ParameterError as exc:  # an unknown suffix is an unknown resource here
         raise NotFoundError(
-            f"no dump /export.{suffix}; the dumps are " + ", ".join(f"/export.{e.suffix}" for e in exports.EXPORTS),
-            available=[f"/export.{e.suffix}" for e in exports.EXPORTS]) from exc
+            f"no dump /export.{suffix}; the dumps are "
+            + ", ".join(f"/export.{e.suffix}" for e in exports.EXPORTS),
+            available=[f"/export.{e.suffix}" for e in exports.EXPORTS],
+        ) from exc
     if suffix != export.suffix:
         return redirect(f"/export.{export.suffix}", code=301)
     settings, build = _settings(), _build()
     compressed = _wants_gzip()
     path = exports.cached_export(settings, build.store, build.meta, export, compressed=compressed)
-    response = send_file(path, mimetype=export.media_type, as_attachment=True,
-                         download_name=exports.download_name(build.meta, export), conditional=True,
-                         etag=exports.etag(settings, build.meta, export, compressed=compressed),
-                         last_modified=build.meta.built_at)
+    response = send_file(
+        path,
+        mimetype=export.media_type,
+        as_attachment=True,
+        download_name=exports.download_name(build.meta, export),
+        conditional=True,
+        etag=exports.etag(settings, build.meta, export, compressed=compressed),
+        last_modified=build.meta.built_at,
+    )
     if compressed:
         response.headers["Content-Encoding"] = "gzip"
     response.vary.add("Accept-Encoding")
@@ -104,7 +113,7 @@ def dump(suffix: str) -> Response:
 
 @bp.get("/export")
 def index() -> Response:
-    """The list of dumps (HTML), or a redirect to the dump in the format the Accept header asks for."""
+    """The list of dumps (HTML), or a redirect to the dump in the format that Accept asks for."""
     candidates = formats_of("dataset")
     offered = [HTML] + [t for f in candidates for t in (f.media_type, *f.aliases)]
     best = request.accept_mimetypes.best_match(offered, default=HTML)
@@ -115,14 +124,34 @@ def index() -> Response:
     rows = []
     for export in exports.EXPORTS:
         dump_info = next(d for d in void.DUMPS if d.suffix == export.suffix)
-        rows.append({"suffix": export.suffix, "media_type": export.media_type, "title": dump_info.title,
-                     "dataset": export.dataset})
+        rows.append(
+            {
+                "suffix": export.suffix,
+                "media_type": export.media_type,
+                "title": dump_info.title,
+                "dataset": export.dataset,
+            }
+        )
     stats = exports.description(settings, build.store, build.meta)
-    triples = next((int(t.object.value) for t in stats
-                    if t.subject.value == str(void.dataset_iri(settings))
-                    and t.predicate.value == void.VOID + "triples"), build.meta.triples)
-    response = Response(render_template("exports/index.html", rows=rows, meta=build.meta, triples=triples,
-                                        graphs=build.meta.graphs), mimetype="text/html")
+    triples = next(
+        (
+            int(t.object.value)
+            for t in stats
+            if t.subject.value == str(void.dataset_iri(settings))
+            and t.predicate.value == void.VOID + "triples"
+        ),
+        build.meta.triples,
+    )
+    response = Response(
+        render_template(
+            "exports/index.html",
+            rows=rows,
+            meta=build.meta,
+            triples=triples,
+            graphs=build.meta.graphs,
+        ),
+        mimetype="text/html",
+    )
     response.vary.add("Accept")
     return response
 
@@ -158,7 +187,8 @@ def _void_format(accept: MIMEAccept, override: str | None) -> OutputFormat | Non
             return None
         raise NotAcceptableError(
             f"Unknown format {override!r}; use one of {[f.name for f in candidates] + ['html']}",
-            available=[f.media_type for f in candidates] + [HTML])
+            available=[f.media_type for f in candidates] + [HTML],
+        )
     if not accept or not list(accept.values()):
         return candidates[0]
     by_type: dict[str, OutputFormat] = {}
@@ -168,8 +198,10 @@ def _void_format(accept: MIMEAccept, override: str | None) -> OutputFormat | Non
     best = accept.best_match([*by_type, HTML, "application/xhtml+xml"])
     if best is None:
         raise NotAcceptableError(
-            f"Cannot produce {accept.to_header()!r}; available: {[f.media_type for f in candidates] + [HTML]}",
-            available=[f.media_type for f in candidates] + [HTML])
+            f"Cannot produce {accept.to_header()!r}; available: "
+            f"{[f.media_type for f in candidates] + [HTML]}",
+            available=[f.media_type for f in candidates] + [HTML],
+        )
     if best in (HTML, "application/xhtml+xml"):
         return None
     return by_type[best]
@@ -177,20 +209,19 @@ def _void_format(accept: MIMEAccept, override: str | None) -> OutputFormat | Non
 
 @bp.get("/.well-known/void")
 def void_description() -> Response:
-    """The VoID/DCAT description of the dataset in service: Turtle by default, any RDF format, or HTML."""
+    """The VoID/DCAT description of the dataset in service: Turtle by default, RDF, or HTML."""
     settings, build = _settings(), _build()
     fmt = _void_format(request.accept_mimetypes, request.args.get("format"))
     triples = exports.description(settings, build.store, build.meta)
-    tag = f"{exports.etag(settings, build.meta, exports.EXPORTS[0])}-void-{fmt.name if fmt else 'html'}"
+    kind = fmt.name if fmt else "html"
+    tag = f"{exports.etag(settings, build.meta, exports.EXPORTS[0])}-void-{kind}"
     if fmt is None:
-        response = Response(render_template("exports/void.html", **_void_view(settings, triples, build.meta)),
-                            mimetype="text/html")
-    elif fmt.name == "jsonld":
-        document = jsonld.compact_document(triples)
-        response = Response(json.dumps(document, ensure_ascii=False, indent=1), mimetype=fmt.media_type)
+        response = Response(
+            render_template("exports/void.html", **_void_view(settings, triples, build.meta)),
+            mimetype="text/html",
+        )
     else:
-        body = ox.serialize(triples, format=exports._OX_FORMATS[fmt.name], prefixes=void.prefixes())
-        response = Response(body, mimetype=fmt.media_type)
+        response = Response(void.serialize(triples, fmt.name), mimetype=fmt.media_type)
     response.vary.add("Accept")
     return _conditional(response, tag, build.meta)
 
@@ -200,7 +231,9 @@ def _void_view(settings: Settings, triples: list[ox.Triple], meta: StoreMeta) ->
     dataset = str(void.dataset_iri(settings))
     by_subject: dict[str, dict[str, list]] = {}
     for t in triples:
-        by_subject.setdefault(t.subject.value, {}).setdefault(t.predicate.value, []).append(t.object)
+        by_subject.setdefault(t.subject.value, {}).setdefault(t.predicate.value, []).append(
+            t.object
+        )
 
     def one(subject: str, prop: str) -> str:
         values = by_subject.get(subject, {}).get(prop, [])
@@ -209,21 +242,50 @@ def _void_view(settings: Settings, triples: list[ox.Triple], meta: StoreMeta) ->
     def many(subject: str, prop: str) -> list[str]:
         return [v.value for v in by_subject.get(subject, {}).get(prop, [])]
 
-    figures = [(name, one(dataset, void.VOID + name)) for name in
-               ("triples", "entities", "distinctSubjects", "distinctObjects", "classes", "properties")]
-    classes = sorted(((ontodocs.curie(one(p, void.VOID + "class")), int(one(p, void.VOID + "entities")))
-                      for p in many(dataset, void.VOID + "classPartition")), key=lambda r: (-r[1], r[0]))
-    properties = sorted(((ontodocs.curie(one(p, void.VOID + "property")), int(one(p, void.VOID + "triples")))
-                         for p in many(dataset, void.VOID + "propertyPartition")), key=lambda r: (-r[1], r[0]))
-    subsets = [(one(g, void.DCTERMS + "title"), int(one(g, void.VOID + "triples")))
-               for g in many(dataset, void.VOID + "subset")]
+    figures = [
+        (name, one(dataset, void.VOID + name))
+        for name in (
+            "triples",
+            "entities",
+            "distinctSubjects",
+            "distinctObjects",
+            "classes",
+            "properties",
+        )
+    ]
+    classes = sorted(
+        (
+            (ontodocs.curie(one(p, void.VOID + "class")), int(one(p, void.VOID + "entities")))
+            for p in many(dataset, void.VOID + "classPartition")
+        ),
+        key=lambda r: (-r[1], r[0]),
+    )
+    properties = sorted(
+        (
+            (ontodocs.curie(one(p, void.VOID + "property")), int(one(p, void.VOID + "triples")))
+            for p in many(dataset, void.VOID + "propertyPartition")
+        ),
+        key=lambda r: (-r[1], r[0]),
+    )
+    subsets = [
+        (one(g, void.DCTERMS + "title"), int(one(g, void.VOID + "triples")))
+        for g in many(dataset, void.VOID + "subset")
+    ]
     return {
-        "dataset": dataset, "title": one(dataset, void.DCTERMS + "title"),
+        "dataset": dataset,
+        "title": one(dataset, void.DCTERMS + "title"),
         "description": one(dataset, void.DCTERMS + "description"),
-        "license": one(dataset, void.DCTERMS + "license"), "version": one(dataset, void.DCAT + "version"),
-        "modified": one(dataset, void.DCTERMS + "modified"), "sources": many(dataset, void.DCTERMS + "source"),
-        "vocabularies": many(dataset, void.VOID + "vocabulary"), "figures": figures, "classes": classes,
-        "properties": properties, "subsets": subsets, "dumps": void.DUMPS, "meta": meta,
+        "license": one(dataset, void.DCTERMS + "license"),
+        "version": one(dataset, void.DCAT + "version"),
+        "modified": one(dataset, void.DCTERMS + "modified"),
+        "sources": many(dataset, void.DCTERMS + "source"),
+        "vocabularies": many(dataset, void.VOID + "vocabulary"),
+        "figures": figures,
+        "classes": classes,
+        "properties": properties,
+        "subsets": subsets,
+        "dumps": void.DUMPS,
+        "meta": meta,
         "formats": formats_of("graph"),
     }
 
@@ -237,7 +299,8 @@ def ontology() -> Response:
     if cached is None or cached[0] != path:
         cached = state["exports_docs"] = (path, path.read_text(encoding="utf-8"))
     build = _build()
-    response = Response(render_template("exports/ontology.html", body=Markup(cached[1])), mimetype="text/html")  # noqa: S704 (escaped by the docs template)
+    body = Markup(cached[1])  # noqa: S704 (written by ontodocs' template, which escapes every value)
+    response = Response(render_template("exports/ontology.html", body=body), mimetype="text/html")
     return _conditional(response, f"{build.meta.id}-ontology-{path.stat().st_mtime_ns}", build.meta)
 
 
@@ -245,4 +308,3 @@ def register(app) -> None:
     """Register the blueprint on `app`."""
     if "exports" not in app.blueprints:
         app.register_blueprint(bp)
-

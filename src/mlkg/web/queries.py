@@ -1,5 +1,5 @@
-"""Canned queries over HTTP: `/queries` (the catalogue), `/queries/<name>` (a form, and the answer in
-HTML, JSON, CSV, TSV or the SPARQL result formats, paged with Link headers), `/openapi.json` and
+"""Canned queries over HTTP: `/queries` (the catalogue), `/queries/<name>` (a form, and the answer
+in HTML, JSON, CSV, TSV or the SPARQL result formats, paged with Link headers), `/openapi.json` and
 `/api/docs`. Thin: checking and binding live in `mlkg.queries`, running and formats in
 `mlkg.catalogue_run`, the API description in `mlkg.openapi`.
 """
@@ -13,10 +13,18 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 
-from mlkg.catalogue_run import ANSWER_FORMATS, Answer, AnswerFormat, answer_format, choices, parse_page, run_canned
+from mlkg.catalogue_run import (
+    ANSWER_FORMATS,
+    Answer,
+    AnswerFormat,
+    answer_format,
+    choices,
+    parse_page,
+    run_canned,
+)
 from mlkg.errors import MlkgError, NotAcceptableError, NotFoundError, ParameterError, StoreError
 from mlkg.openapi import build_openapi
-from mlkg.queries import RESERVED, Catalogue, CannedQuery, load_catalogue
+from mlkg.queries import RESERVED, CannedQuery, Catalogue, load_catalogue
 
 bp = Blueprint("queries", __name__, url_prefix="/queries")
 api = Blueprint("openapi", __name__)
@@ -32,6 +40,7 @@ def init_app(app: Flask) -> None:
 
 
 # ---------------------------------------------------------------- state
+
 
 def catalogue() -> Catalogue:
     """The app's canned queries."""
@@ -59,7 +68,7 @@ def backend():
 
 
 def param_choices(query: CannedQuery) -> dict[str, list[tuple[str, str]]]:
-    """For each parameter with x-choices, (IRI, label) pairs drawn from the graph (cached per store)."""
+    """For each parameter with x-choices, (IRI, label) pairs from the graph (cached per store)."""
     wanted = [p for p in query.parameters if p.choices_from]
     if not wanted:
         return {}
@@ -85,7 +94,10 @@ def param_choices(query: CannedQuery) -> dict[str, list[tuple[str, str]]]:
 
 # ---------------------------------------------------------------- negotiation
 
-def pick_format(override: str | None, offered: tuple[AnswerFormat, ...] = ANSWER_FORMATS) -> AnswerFormat:
+
+def pick_format(
+    override: str | None, offered: tuple[AnswerFormat, ...] = ANSWER_FORMATS
+) -> AnswerFormat:
     """`?format=` or a suffix first, then Accept; JSON when the client does not care.
 
     :raises NotAcceptableError: when nothing on offer fits.
@@ -93,8 +105,10 @@ def pick_format(override: str | None, offered: tuple[AnswerFormat, ...] = ANSWER
     if override:
         fmt = answer_format(override)
         if fmt not in offered:
-            raise NotAcceptableError(f"Format {override!r} is not offered here; use one of {[f.name for f in offered]}",
-                                     available=[f.media_type for f in offered])
+            raise NotAcceptableError(
+                f"Format {override!r} is not offered here; use one of {[f.name for f in offered]}",
+                available=[f.media_type for f in offered],
+            )
         return fmt
     accept = request.accept_mimetypes
     if not accept or not list(accept.values()):
@@ -105,8 +119,10 @@ def pick_format(override: str | None, offered: tuple[AnswerFormat, ...] = ANSWER
             by_type.setdefault(media_type, fmt)
     best = accept.best_match(list(by_type))
     if best is None:
-        raise NotAcceptableError(f"Cannot produce {accept.to_header()!r}; available: {list(by_type)}",
-                                 available=list(by_type))
+        raise NotAcceptableError(
+            f"Cannot produce {accept.to_header()!r}; available: {list(by_type)}",
+            available=list(by_type),
+        )
     return by_type[best]
 
 
@@ -127,11 +143,14 @@ def _arguments() -> dict[str, list[str]]:
 def _single(args: dict[str, list[str]], key: str) -> str | None:
     values = [v for v in args.get(key, []) if v != ""]
     if len(values) > 1:
-        raise ParameterError(f"Argument {key!r} was given {len(values)} times; give it once", parameter=key)
+        raise ParameterError(
+            f"Argument {key!r} was given {len(values)} times; give it once", parameter=key
+        )
     return values[0] if values else None
 
 
 # ---------------------------------------------------------------- routes
+
 
 @bp.get("")
 def index():
@@ -139,7 +158,9 @@ def index():
     fmt = pick_format(request.args.get("format"), (ANSWER_FORMATS[0], ANSWER_FORMATS[1]))
     queries = list(catalogue())
     if fmt.name == "html":
-        response = Response(render_template("queries/list.html", queries=queries), mimetype="text/html")
+        response = Response(
+            render_template("queries/list.html", queries=queries), mimetype="text/html"
+        )
     else:
         response = jsonify({"queries": [describe(q) for q in queries]})
     response.vary.add("Accept")
@@ -149,13 +170,21 @@ def index():
 def describe(query: CannedQuery) -> dict[str, Any]:
     """A query as the catalogue lists it in JSON."""
     return {
-        "name": query.name, "summary": query.summary, "description": query.description,
-        "tags": list(query.tags), "url": f"{request.script_root}/queries/{query.name}",
-        "paged": query.page_size is not None, "per_page": query.page_size,
+        "name": query.name,
+        "summary": query.summary,
+        "description": query.description,
+        "tags": list(query.tags),
+        "url": f"{request.script_root}/queries/{query.name}",
+        "paged": query.page_size is not None,
+        "per_page": query.page_size,
         "parameters": [
-            {"name": p.name, "type": p.type_name, "required": p.needed,
-             "default": str(p.default) if p.default is not None else None,
-             "enum": [str(v) for v in p.enum] or None}
+            {
+                "name": p.name,
+                "type": p.type_name,
+                "required": p.needed,
+                "default": str(p.default) if p.default is not None else None,
+                "enum": [str(v) for v in p.enum] or None,
+            }
             for p in query.parameters
         ],
     }
@@ -163,7 +192,7 @@ def describe(query: CannedQuery) -> dict[str, Any]:
 
 @bp.route("/<name>", methods=["GET", "POST"])
 def run(name: str):
-    """Show the form, or run the query with the request's arguments and answer in the negotiated format."""
+    """Show the form, or run the query with the request's arguments, in the negotiated format."""
     stem, suffix = _split_suffix(name)
     query = catalogue().get(stem)
     if query is None:
@@ -202,8 +231,14 @@ def _run_html(query: CannedQuery, params: dict[str, list[str]], args: dict[str, 
     links = _links(answer, query.name, params) if answer else {}
     values = {k: (v[0] if v else "") for k, v in params.items()}
     body = render_template(
-        "queries/run.html", query=query, answer=answer, error=error, values=values,
-        choices=param_choices(query), links=links, formats=[f for f in ANSWER_FORMATS if f.name != "html"],
+        "queries/run.html",
+        query=query,
+        answer=answer,
+        error=error,
+        values=values,
+        choices=param_choices(query),
+        links=links,
+        formats=[f for f in ANSWER_FORMATS if f.name != "html"],
         query_string=urlencode([(k, v) for k, vs in params.items() for v in vs if v != ""]),
     )
     response = Response(body, status=status, mimetype="text/html")
@@ -259,5 +294,6 @@ def _openapi() -> dict[str, Any]:
             examples[query.name] = param_choices(query)
         except MlkgError:  # choices are a nicety; the description stands without them
             examples[query.name] = {}
-    return build_openapi(catalogue(), server=request.host_url.rstrip("/") + request.script_root,
-                         choices=examples)
+    return build_openapi(
+        catalogue(), server=request.host_url.rstrip("/") + request.script_root, choices=examples
+    )

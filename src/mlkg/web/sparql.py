@@ -6,11 +6,17 @@ No RDF logic here: `mlkg.sparql` analyses and refuses, the backend runs, `mlkg.s
 
 from __future__ import annotations
 
+import io
+import logging
+import time
+from urllib.parse import parse_qs
+
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 from werkzeug.datastructures import CombinedMultiDict, MIMEAccept, MultiDict
 from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.http import parse_accept_header
 
-from mlkg.errors import BadRequestError, ForbiddenQueryError, NotAcceptableError
+from mlkg.errors import BadRequestError, ForbiddenQueryError, MlkgError, NotAcceptableError
 from mlkg.formats import FORMATS, OutputFormat
 from mlkg.sparql import analyze, check_graph_iri
 
@@ -23,10 +29,18 @@ TRUNCATED_HEADER = "MLKG-Truncated"
 LIMIT_HEADER = "X-SPARQL-MaxRows"
 
 RESULT_CANDIDATES = [f for f in FORMATS if f.kind == "results"]
-GRAPH_CANDIDATES = [f for f in FORMATS if f.kind == "graph"] + [f for f in FORMATS if f.kind == "dataset"]
+GRAPH_CANDIDATES = [f for f in FORMATS if f.kind == "graph"] + [
+    f for f in FORMATS if f.kind == "dataset"
+]
 CANDIDATES = {"results": RESULT_CANDIDATES, "graph": GRAPH_CANDIDATES}
 #: `format=json` or `format=xml` on a CONSTRUCT means the RDF form of each (what SPARQLWrapper sends).
-GRAPH_ALIASES = {"json": "jsonld", "xml": "rdfxml", "rdf": "rdfxml", "n3": "turtle", "ttl": "turtle"}
+GRAPH_ALIASES = {
+    "json": "jsonld",
+    "xml": "rdfxml",
+    "rdf": "rdfxml",
+    "n3": "turtle",
+    "ttl": "turtle",
+}
 
 
 def _by_type(candidates: list[OutputFormat]) -> dict[str, OutputFormat]:
@@ -56,7 +70,8 @@ def choose_format(accept: MIMEAccept, kind: str, override: str | None) -> Output
                 return fmt
         raise NotAcceptableError(
             f"Unknown format {override!r} for this query; use one of {[f.name for f in candidates]}",
-            available=[f.media_type for f in candidates])
+            available=[f.media_type for f in candidates],
+        )
     if not accept:
         return candidates[0]
     best = accept.best_match(BY_TYPE[kind])
@@ -64,14 +79,16 @@ def choose_format(accept: MIMEAccept, kind: str, override: str | None) -> Output
         raise NotAcceptableError(
             f"Cannot produce {accept.to_header()!r} for this query; available: "
             f"{[f.media_type for f in candidates]}",
-            available=[f.media_type for f in candidates])
+            available=[f.media_type for f in candidates],
+        )
     return BY_TYPE[kind][best]
 
 
 def _refuse_update() -> None:
     raise ForbiddenQueryError(
         "This endpoint is read-only: SPARQL Update is refused and nothing was changed.",
-        keyword="update")
+        keyword="update",
+    )
 
 
 def _read_request() -> tuple[list[str], MultiDict]:
@@ -92,27 +109,35 @@ def _read_request() -> tuple[list[str], MultiDict]:
         if charset and charset.lower() not in ("utf-8", "utf8"):
             raise UnsupportedMediaType(
                 f"The query must be sent as UTF-8, not {charset!r} "
-                "(Content-Type: application/sparql-query; charset=utf-8).")
+                "(Content-Type: application/sparql-query; charset=utf-8)."
+            )
         try:
             text = request.get_data(cache=False).decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise BadRequestError(f"The query body is not valid UTF-8 (byte {exc.start}).") from None
+            raise BadRequestError(
+                f"The query body is not valid UTF-8 (byte {exc.start})."
+            ) from None
         return [text, *args.getlist("query")], args
     if mimetype == UPDATE:
         _refuse_update()
     raise UnsupportedMediaType(
         f"Cannot read a POST body of type {mimetype or 'none'!r}: send the query as "
-        f"{DIRECT!r} or as {FORM!r} with a 'query' field.")
+        f"{DIRECT!r} or as {FORM!r} with a 'query' field."
+    )
 
 
 def _endpoint() -> Response:
     """Answer one SPARQL protocol request."""
+    failed = request.environ.get(FAST_ERROR)
+    if failed is not None:  # the fast path ran the query and it failed: render that error
+        raise failed
     queries, params = _read_request()
     if not queries:
         if request.method in ("GET", "HEAD"):
             return _landing()
-        raise BadRequestError("No query: send it in the 'query' parameter or as the body.",
-                              parameter="query")
+        raise BadRequestError(
+            "No query: send it in the 'query' parameter or as the body.", parameter="query"
+        )
     if len(queries) > 1:
         raise BadRequestError(f"Send one query per request, not {len(queries)}.", parameter="query")
     query = queries[0]
@@ -120,18 +145,27 @@ def _endpoint() -> Response:
         raise BadRequestError("The query is empty.", parameter="query")
     state = current_app.extensions["mlkg"]
     backend = state["backend"]
-    default_graph = [check_graph_iri(g, "default-graph-uri") for g in params.getlist("default-graph-uri")]
-    named_graphs = [check_graph_iri(g, "named-graph-uri") for g in params.getlist("named-graph-uri")]
+    default_graph = [
+        check_graph_iri(g, "default-graph-uri") for g in params.getlist("default-graph-uri")
+    ]
+    named_graphs = [
+        check_graph_iri(g, "named-graph-uri") for g in params.getlist("named-graph-uri")
+    ]
     protocol_dataset = bool(default_graph or named_graphs)
     info = analyze(query)  # refuses updates, SERVICE and LOAD; the backend checks FROM graphs
     if info is None:  # not recognisably a query: the engine reports the syntax error
         fmt = RESULT_CANDIDATES[0]
     else:
-        fmt = choose_format(request.accept_mimetypes, info.kind, params.get("format") or params.get("output"))
+        fmt = choose_format(
+            request.accept_mimetypes, info.kind, params.get("format") or params.get("output")
+        )
     result = backend.run(
-        query, result_format=fmt.name, timeout=state["settings"].query_timeout,
+        query,
+        result_format=fmt.name,
+        timeout=state["settings"].query_timeout,
         default_graph=default_graph if protocol_dataset else None,
-        named_graphs=named_graphs if protocol_dataset else None)
+        named_graphs=named_graphs if protocol_dataset else None,
+    )
     response = Response(result.body, content_type=_content_type(result.media_type))
     response.headers["Vary"] = "Accept"
     if result.truncated:
@@ -154,7 +188,8 @@ def _landing() -> Response | str:
         raise NotAcceptableError(
             f"Cannot produce {accept.to_header()!r}; the service description is offered as "
             f"{[f.media_type for f in GRAPH_CANDIDATES]}, the query editor as 'text/html'",
-            available=[f.media_type for f in GRAPH_CANDIDATES] + ["text/html"])
+            available=[f.media_type for f in GRAPH_CANDIDATES] + ["text/html"],
+        )
     fmt = BY_TYPE["graph"][best]
     override = request.args.get("format")
     if override:
@@ -173,9 +208,13 @@ def _service_description(fmt: OutputFormat) -> Response:
         backend = state["backend"]
         settings = state["settings"]
         triples = backend.info().get("triples")
-        graph = describe_service(endpoint, backend.graphs(),
-                                 default_triples=triples if isinstance(triples, int) else None,
-                                 timeout=settings.query_timeout, result_limit=settings.result_limit)
+        graph = describe_service(
+            endpoint,
+            backend.graphs(),
+            default_triples=triples if isinstance(triples, int) else None,
+            timeout=settings.query_timeout,
+            result_limit=settings.result_limit,
+        )
         cache[key] = graph.serialize(format=fmt.rdflib_format or fmt.name, encoding="utf-8")
     response = Response(cache[key], content_type=_content_type(fmt.media_type))
     response.headers["Vary"] = "Accept"
@@ -196,3 +235,133 @@ def register(app: Flask) -> None:
     backend = state["backend"]
     state.setdefault("health", backend.info)
     app.register_blueprint(bp)
+    app.wsgi_app = FastPath(app.wsgi_app, app)  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------- the lean path
+
+FAST_ERROR = "mlkg.sparql.error"
+_FAST_PARAMS = frozenset({"query", "format", "output", "default-graph-uri", "named-graph-uri"})
+_access_log = logging.getLogger("mlkg.access")
+
+
+class FastPath:
+    """WSGI middleware: answers plain query requests to /sparql without Flask's per-request work.
+
+    It takes GET with a query string, and POST `application/sparql-query`, whose parameters are only
+    query, format/output and the graph parameters. It does what `_endpoint` does (same analysis,
+    negotiation, backend call and headers, the headers the app adds to every answer, one access-log
+    line). Anything else, and anything that fails before the query runs, goes to Flask unchanged; a
+    query that failed while running is handed to Flask as `FAST_ERROR`, so that the one error
+    handler renders it and the query is never run twice.
+    """
+
+    def __init__(self, wsgi_app, app: Flask) -> None:
+        self.wsgi_app, self.app = wsgi_app, app
+        self.state = app.extensions["mlkg"]
+        self.extra_headers: list[tuple[str, str]] | None = None
+        self._formats: dict[tuple[str, str, str], OutputFormat] = {}
+
+    def _learn_headers(self) -> list[tuple[str, str]]:
+        """The headers the app adds to a /sparql answer (security, CORS), learnt from one request."""
+        with self.app.test_request_context("/sparql", query_string={"query": "ASK {}"}):
+            response = self.app.process_response(self.app.make_response(Response(b"")))
+        skip = {"content-type", "content-length", "vary"}
+        return [(k, v) for k, v in response.headers.items() if k.lower() not in skip]
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO")
+        if path not in ("/sparql", "/sparql/"):
+            return self.wsgi_app(environ, start_response)
+        started = time.perf_counter()
+        planned = self._plan(environ)
+        if planned is None:
+            return self.wsgi_app(environ, start_response)
+        query, fmt, default_graph, named_graphs = planned
+        settings = self.state["settings"]
+        try:
+            result = self.state["backend"].run(
+                query,
+                result_format=fmt.name,
+                timeout=settings.query_timeout,
+                default_graph=default_graph,
+                named_graphs=named_graphs,
+            )
+        except Exception as exc:  # rendered by the one error handler, through Flask
+            environ[FAST_ERROR] = exc
+            return self.wsgi_app(environ, start_response)
+        if self.extra_headers is None:
+            self.extra_headers = self._learn_headers()
+        headers = [
+            ("Content-Type", _content_type(result.media_type)),
+            ("Content-Length", str(len(result.body))),
+            ("Vary", "Accept"),
+            *self.extra_headers,
+        ]
+        if result.truncated:
+            headers += [(TRUNCATED_HEADER, "true"), (LIMIT_HEADER, str(settings.result_limit))]
+        start_response("200 OK", headers)
+        query_string = environ.get("QUERY_STRING", "")
+        _access_log.info(
+            "%s %s %s %.1fms",
+            environ["REQUEST_METHOD"],
+            path + ("?" + query_string if query_string else ""),
+            200,
+            (time.perf_counter() - started) * 1000,
+        )
+        return [result.body]
+
+    def _plan(self, environ) -> tuple[str, OutputFormat, list[str] | None, list[str] | None] | None:
+        """(query, format, default graphs, named graphs), or None to leave the request to Flask."""
+        method = environ.get("REQUEST_METHOD")
+        try:
+            params = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+            if not params.keys() <= _FAST_PARAMS:
+                return None
+            if method == "GET":
+                queries = params.get("query", [])
+            elif (
+                method == "POST" and environ.get("CONTENT_TYPE", "").split(";")[0].strip() == DIRECT
+            ):
+                content_type = environ["CONTENT_TYPE"].lower()
+                length = int(environ.get("CONTENT_LENGTH") or -1)
+                if (
+                    "charset" in content_type
+                    and "utf-8" not in content_type
+                    and "utf8" not in content_type
+                ):
+                    return None
+                if not 0 < length <= self.state["settings"].max_body or "query" in params:
+                    return None
+                body = environ["wsgi.input"].read(length)
+                environ["wsgi.input"] = io.BytesIO(body)  # Flask can still read it
+                queries = [body.decode("utf-8")]
+            else:
+                return None
+            if len(queries) != 1 or not queries[0].strip():
+                return None
+            query = queries[0]
+            info = analyze(query)
+            if info is None:
+                return None
+            override = (params.get("format") or params.get("output") or [""])[0]
+            accept = environ.get("HTTP_ACCEPT", "")
+            key = (info.kind, override, accept)
+            fmt = self._formats.get(key)
+            if fmt is None:
+                fmt = choose_format(
+                    parse_accept_header(accept, MIMEAccept), info.kind, override or None
+                )
+                if len(self._formats) < 1024:
+                    self._formats[key] = fmt
+            default_graph = [
+                check_graph_iri(g, "default-graph-uri") for g in params.get("default-graph-uri", [])
+            ]
+            named_graphs = [
+                check_graph_iri(g, "named-graph-uri") for g in params.get("named-graph-uri", [])
+            ]
+        except (MlkgError, UnicodeDecodeError, ValueError, KeyError):
+            return None  # Flask answers it, with the one error handler
+        if default_graph or named_graphs:
+            return query, fmt, default_graph, named_graphs
+        return query, fmt, None, None

@@ -65,7 +65,16 @@ def _is_data(entry: Entry) -> bool:
 
 
 def class_rows(snap: Snapshot) -> list[ClassRow]:
-    """The classes that have members in the data, as a tree by rdfs:subClassOf (roots first)."""
+    """The classes that have members in the data, as a tree by rdfs:subClassOf (roots first);
+    computed once per store version."""
+    state = current_app.extensions["mlkg"]
+    cached = state.get("ui_class_rows")
+    if cached is None or cached[0] is not snap:
+        cached = state["ui_class_rows"] = (snap, _class_rows(snap))
+    return cached[1]
+
+
+def _class_rows(snap: Snapshot) -> list[ClassRow]:
     counts: dict[str, int] = {}
     for entry in snap.index.entries.values():
         if _is_data(entry):
