@@ -57,15 +57,9 @@ def live_server(built: Settings):
 
 
 @pytest.fixture(scope="session")
-def real_store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The real data and ontology written to a store WITHOUT validation (about a second), for tests of
-    queries over the real graph; validation has its own tests. Settings point at that store."""
-    from mlkg.build import skolemize, write_store
-    from mlkg.store import load_dataset
-
-    settings = Settings().with_overrides(var_dir=tmp_path_factory.mktemp("real-var"))
-    write_store(settings, skolemize(load_dataset(settings.ontology_dir, settings.data_dirs)))
-    return settings
+def real_store(built: Settings) -> Settings:
+    """The real data, validated and built (the session's one build), for tests of queries over it."""
+    return built
 
 
 @pytest.fixture(scope="session")

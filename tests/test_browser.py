@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from pathlib import Path
 
 import pytest
@@ -50,16 +49,9 @@ def test_browser_prerequisites() -> None:
 
 
 @pytest.fixture(scope="module")
-def server(queries_app):
-    """The app (real data, in-process backend) on 127.0.0.1, a port the OS picks; stopped after."""
-    from werkzeug.serving import make_server
-
-    srv = make_server("127.0.0.1", 0, queries_app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.port}"
-    srv.shutdown()
-    thread.join(timeout=5)
+def server(live_server: str) -> str:
+    """The real production server (waitress processes, query workers) over the validated real data."""
+    return live_server
 
 
 @pytest.fixture(scope="module")

@@ -162,8 +162,8 @@ def test_expand_spans_describes_each_span_once() -> None:
     selector = URIRef(f"{span(3, 9)}#selector")
     assert (span(3, 9), RDF.type, OA.SpecificResource) in g
     assert (span(3, 9), OA.hasSource, DOC) in g
-    assert (selector, OA.start, Literal(3, datatype=XSD.nonNegativeInteger)) in g
-    assert (selector, OA.end, Literal(9, datatype=XSD.nonNegativeInteger)) in g
+    assert (selector, OA.start, Literal(3, datatype=XSD.integer)) in g
+    assert (selector, OA.end, Literal(9, datatype=XSD.integer)) in g
     assert (URIRef("https://example.org/page"), RDF.type, None) not in g
 
 

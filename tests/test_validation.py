@@ -394,8 +394,8 @@ CASES = [
         "SourceDocumentShape",
         MLKG.SourceDocument,
         set_value(MLKG.characterCount, Literal("9950")),
-        "needs exactly one mlkg:characterCount, the number of characters of the file as an "
-        "xsd:nonNegativeInteger",
+        "needs exactly one mlkg:characterCount, the number of characters of the file as a "
+        "non-negative xsd:integer",
         "mlkg:characterCount",
     ),
     Case(

@@ -131,6 +131,8 @@ class Answer:
         if fmt == "srj":
             return srj
         if fmt in _OX_FORMATS:
+            if fmt in ("csv", "tsv"):  # a spreadsheet must not run a cell as a formula
+                srj = json.dumps(neutralize_formulas(self.results), ensure_ascii=False).encode()
             parsed = ox.parse_query_results(srj, format=ox.QueryResultsFormat.JSON)
             return parsed.serialize(format=_OX_FORMATS[fmt])
         raise NotAcceptableError(f"Cannot write an answer as {fmt!r}")
@@ -172,6 +174,34 @@ _INTEGERS = {
         "negativeInteger",
     )
 }
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "|")
+
+
+def neutralize_formulas(results: dict[str, Any]) -> dict[str, Any]:
+    """A copy of SPARQL JSON results where text literals that a spreadsheet would run as a formula
+    start with an apostrophe (numbers such as -5 are left as they are).
+
+    >>> neutralize_formulas({"results": {"bindings": [{"x": {"type": "literal", "value": "=1+1"}}]}})
+    {'results': {'bindings': [{'x': {'type': 'literal', 'value': "'=1+1"}}]}}
+    """
+    bindings = results.get("results", {}).get("bindings")
+    if not bindings:
+        return results
+    numeric = _INTEGERS | {str(XSD.decimal), str(XSD.double), str(XSD.float)}
+    safe = []
+    for row in bindings:
+        fixed = {}
+        for name, term in row.items():
+            value = term.get("value", "")
+            if (term.get("type") in ("literal", "typed-literal") and value.startswith(FORMULA_STARTS)
+                    and term.get("datatype") not in numeric):
+                term = {**term, "value": "'" + value}
+            fixed[name] = term
+        safe.append(fixed)
+    return {**results, "results": {**results["results"], "bindings": safe}}
 
 
 def plain_value(term: Mapping[str, str] | None) -> Any:

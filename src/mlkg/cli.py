@@ -195,6 +195,19 @@ def serve(ctx: click.Context, host: str, port: int, processes: int, threads: int
 
 
 @cli.command()
+@click.pass_context
+def reload(ctx: click.Context) -> None:
+    """Tell running `mlkg serve` processes to swap in the store `var/current` now points at (SIGHUP)."""
+    from mlkg.serve import reload_servers
+
+    settings = _settings(ctx)
+    pids = reload_servers(settings)
+    if not pids:
+        raise click.ClickException(f"no running `mlkg serve` found for {settings.var_dir}")
+    click.echo(f"asked {len(pids)} server(s) to reload: {', '.join(map(str, pids))}")
+
+
+@cli.command()
 @click.option("--triples", default=10_000, show_default=True, help="About how many triples to write.")
 @click.option("--seed", default=1, show_default=True, help="Random seed (same seed, same graph).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,

@@ -111,8 +111,8 @@ def expand_spans(graph: Graph) -> int:
         graph.add((iri, OA.hasSource, span.doc))
         graph.add((iri, OA.hasSelector, selector))
         graph.add((selector, RDF.type, OA.TextPositionSelector))
-        graph.add((selector, OA.start, Literal(span.start, datatype=XSD.nonNegativeInteger)))
-        graph.add((selector, OA.end, Literal(span.end, datatype=XSD.nonNegativeInteger)))
+        graph.add((selector, OA.start, Literal(span.start, datatype=XSD.integer)))
+        graph.add((selector, OA.end, Literal(span.end, datatype=XSD.integer)))
     return len(spans)
 
 

@@ -45,14 +45,41 @@ def ensure_store(settings: Settings, *, echo=print) -> str:
     """The id of the store in service, building it first when there is none (embedded store only)."""
     if settings.store_url:
         return settings.store_url
-    try:  # read meta.json directly: importing the build pipeline (rdflib, pySHACL) costs start time
-        return json.loads((settings.store_link / "meta.json").read_text(encoding="utf-8"))["id"]
-    except (OSError, ValueError, KeyError):
-        pass
+    link = settings.store_link
+    if link.is_symlink() or link.exists():  # a store was installed: it must open, else say why
+        return check_store(link)
     from mlkg.build import build
 
     echo(f"no built store under {settings.var_dir}; building it first")
     return build(settings, check_sources=settings.sources_dir.is_dir()).id
+
+
+def check_store(link) -> str:
+    """The id of the store `link` points at, after opening it read-only once.
+
+    :raises StoreError: naming the problem (missing folder, no meta.json, a store that will not open).
+    """
+    from mlkg.errors import StoreError
+
+    target = os.path.realpath(link)
+    if not os.path.isdir(target):
+        raise StoreError(f"the store in service is missing: {link} points at {target}, which does not "
+                         "exist; run `mlkg build`")
+    try:  # read meta.json directly: importing the build pipeline (rdflib, pySHACL) costs start time
+        store_id = json.loads((link / "meta.json").read_text(encoding="utf-8"))["id"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"the store at {target} is incomplete or corrupt: cannot read its meta.json "
+                         f"({exc}); run `mlkg build`") from None
+    import pyoxigraph as ox
+
+    try:
+        store = ox.Store.read_only(target)
+        store.query("ASK {}")
+        del store
+    except Exception as exc:  # noqa: BLE001  (RocksDB reports corruption as RuntimeError)
+        raise StoreError(f"the store at {target} is corrupt and cannot be opened ({exc}); "
+                         "run `mlkg build`") from None
+    return str(store_id)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -73,6 +100,7 @@ def _child(sock: socket.socket, settings: Settings, options: ServeOptions) -> No
     from mlkg.web import create_app
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the watcher below is in place
     app = create_app({"SETTINGS": settings})
     backend = app.extensions["mlkg"]["backend"]
 
@@ -82,6 +110,11 @@ def _child(sock: socket.socket, settings: Settings, options: ServeOptions) -> No
         os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    if not settings.store_url:  # a built store: pick up rebuilds (see mlkg.web.reload)
+        from mlkg.web import reload
+
+        watcher = reload.install(app)
+        signal.signal(signal.SIGHUP, lambda *_: watcher.check(force=True))
     server = waitress.create_server(
         app,
         sockets=[sock],
@@ -98,6 +131,34 @@ def _child(sock: socket.socket, settings: Settings, options: ServeOptions) -> No
         server.run()
     finally:
         stop()
+
+
+def pid_dir(settings: Settings):
+    """Where running servers leave their process id (`var/run/serve-<pid>.pid`), for `mlkg reload`."""
+    return settings.var_dir / "run"
+
+
+def write_pidfile(settings: Settings):
+    folder = pid_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"serve-{os.getpid()}.pid"
+    path.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    return path
+
+
+def reload_servers(settings: Settings) -> list[int]:
+    """Send SIGHUP to every live `mlkg serve` over `settings.var_dir`; the pids signalled."""
+    sent = []
+    folder = pid_dir(settings)
+    for path in sorted(folder.glob("serve-*.pid")) if folder.is_dir() else []:
+        try:
+            pid = int(path.read_text(encoding="utf-8").strip())
+            os.kill(pid, signal.SIGHUP)
+            sent.append(pid)
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError):
+                path.unlink()  # a server that is gone
+    return sent
 
 
 def _fork(sock: socket.socket, settings: Settings, options: ServeOptions) -> int:
@@ -139,6 +200,14 @@ def serve(settings: Settings, options: ServeOptions, *, echo=print) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     children = {_fork(sock, settings, options) for _ in range(max(1, options.processes))}
+
+    def forward_reload(*_: object) -> None:  # SIGHUP or `mlkg reload`: each process re-reads var/current
+        for child in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGHUP)
+
+    signal.signal(signal.SIGHUP, forward_reload)
+    pidfile = write_pidfile(settings)
     restarts: list[float] = []
     try:
         while True:
@@ -178,3 +247,5 @@ def serve(settings: Settings, options: ServeOptions, *, echo=print) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         sock.close()
+        with contextlib.suppress(OSError):
+            pidfile.unlink()

@@ -161,11 +161,38 @@ def _iri_of(token: Token, base: str | None, prefixes: dict[str, str]) -> str | N
     return None
 
 
-def _check_keywords(tokens: list[Token]) -> None:
-    """Refuse SERVICE and LOAD wherever they stand.
+#: Deepest nesting of { ( [ accepted: the engine's parser recurses, and crashes (stack overflow)
+#: somewhere between 1,000 and 10,000 levels.
+MAX_NESTING = 128
 
-    :raises ForbiddenQueryError: on either keyword.
+
+def _check_nesting(tokens: list[Token]) -> None:
+    """Refuse a query nested deeper than MAX_NESTING brackets.
+
+    :raises ForbiddenQueryError: naming the depth.
     """
+    depth = 0
+    for token in tokens:
+        if token.kind != "punct":
+            continue
+        if token.text in "{([":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise ForbiddenQueryError(
+                    f"The query nests brackets more than {MAX_NESTING} levels deep; "
+                    "flatten it (this endpoint refuses deeper nesting).",
+                    keyword="nesting",
+                )
+        elif token.text in "})]":
+            depth -= 1
+
+
+def _check_keywords(tokens: list[Token]) -> None:
+    """Refuse SERVICE and LOAD wherever they stand, and queries nested too deeply.
+
+    :raises ForbiddenQueryError: on either keyword, or past MAX_NESTING.
+    """
+    _check_nesting(tokens)
     for token in tokens:
         if token.kind != "word":
             continue

@@ -58,7 +58,7 @@ def worker_main(store_dir: str, fd: int, parent: int) -> None:
     conn = Connection(fd)
     try:
         store = ox.Store.read_only(store_dir)
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001  (OSError, or RuntimeError for a corrupt store)
         conn.send_bytes(
             pickle.dumps(
                 (
