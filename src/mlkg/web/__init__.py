@@ -64,6 +64,7 @@ def _register_blueprints(app: Flask) -> None:
     from mlkg.web import search, ui; ui.register(app); app.register_blueprint(search.bp)  # noqa: E702
     from mlkg.web import exports; exports.register(app)  # noqa: E702  (/export.*, /context.jsonld, /.well-known/void, /ontology)
     from mlkg.web import entities; app.register_blueprint(entities.bp)  # noqa: E702  (last: entity IRIs)
+    from mlkg.web import hardening; hardening.install(app)  # noqa: E702  (bidi controls shown in templates)
 
 
 def _cors(response) -> None:
