@@ -273,3 +273,21 @@ def test_no_store_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "broken").mkdir()
     with pytest.raises(StoreError, match=r"has no readable meta\.json"):
         load_meta(tmp_path / "broken")
+
+
+def test_skolemize_names_blank_nodes_by_content_and_survives_cycles() -> None:
+    """Equal content gives equal IRIs across parses; a blank-node cycle does not recurse forever."""
+    from rdflib import Dataset
+
+    from mlkg.build import GENID, skolemize
+
+    text = """@prefix ex: <http://example.org/> .
+    ex:s ex:p [ ex:q "v" ] .
+    _:a ex:next _:b . _:b ex:next _:a ."""
+    first, second = Dataset(), Dataset()
+    first.default_graph.parse(data=text, format="turtle")
+    second.default_graph.parse(data=text, format="turtle")
+    one, two = skolemize(first), skolemize(second)
+    assert sorted(map(str, one)) == sorted(map(str, two))
+    assert all(str(term).startswith(GENID) for q in one for term in (q[0], q[2])
+               if not str(term).startswith(("http://example.org/", "v")))

@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pyoxigraph as ox
-from rdflib import BNode, Dataset, Graph, Literal, URIRef
+from rdflib import BNode, Dataset, Graph, URIRef
 
 from mlkg import __version__
+from mlkg.backends import to_ox
 from mlkg.config import Settings
 from mlkg.errors import StoreError, ValidationFailedError
 from mlkg.provenance import check_spans, load_texts
@@ -76,24 +77,25 @@ def validate_dataset(settings: Settings, dataset: Dataset, *, check_sources: boo
     return violations
 
 
-def _ntriples_term(term) -> str:
-    return term.n3() if not isinstance(term, BNode) else "_:"
-
-
 def skolemize(dataset: Dataset) -> list[tuple]:
     """All quads with blank nodes replaced by IRIs derived from what the node says (deterministic)."""
     quads = list(dataset.quads((None, None, None, None)))
     labels: dict[BNode, URIRef] = {}
-
     by_node: dict[BNode, list[tuple]] = {}
     for q in quads:
         if isinstance(q[0], BNode):
             by_node.setdefault(q[0], []).append(q)
 
+    visiting: set[BNode] = set()
+
     def fast_label(node: BNode) -> URIRef:
         if node not in labels:
+            if node in visiting:  # a cycle of blank nodes: the back-reference gets a fixed name
+                return URIRef(GENID + "cycle")
+            visiting.add(node)
             parts = sorted({f"{p.n3()} {fast_label(o).n3() if isinstance(o, BNode) else o.n3()}"
                             for _, p, o, _ in by_node.get(node, [])})
+            visiting.discard(node)
             labels[node] = URIRef(GENID + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20])
         return labels[node]
 
@@ -101,18 +103,6 @@ def skolemize(dataset: Dataset) -> list[tuple]:
         return fast_label(term) if isinstance(term, BNode) else term
 
     return [(sk(s), p, sk(o), g) for s, p, o, g in quads]
-
-
-def _to_ox(term):
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        if term.datatype:
-            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-        return ox.Literal(str(term))
-    raise StoreError(f"unexpected term {term!r} after skolemization")
 
 
 def content_hash(lines: list[str]) -> str:
@@ -129,7 +119,7 @@ def write_store(settings: Settings, quads: list[tuple]) -> StoreMeta:
     ox_quads, lines, union = [], [], set()
     graphs = set()
     for s, p, o, g in quads:
-        triple = (_to_ox(s), _to_ox(p), _to_ox(o))
+        triple = (to_ox(s), to_ox(p), to_ox(o))
         if g is not None and str(g) != "urn:x-rdflib:default":
             ox_quads.append(ox.Quad(*triple, ox.NamedNode(str(g))))
             graphs.add(str(g))

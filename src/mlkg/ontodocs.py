@@ -17,7 +17,6 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import jinja2
 import pyoxigraph as ox
@@ -25,6 +24,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SH, SKOS
 
+from mlkg._rows import term_from_ox
 from mlkg.build import StoreMeta, current_store, load_meta
 from mlkg.config import Settings
 from mlkg.errors import StoreError
@@ -630,18 +630,8 @@ def ontology_graph(store: ox.Store) -> Graph:
     for name in store.named_graphs():
         if isinstance(name, ox.NamedNode) and name.value.startswith(GRAPH_BASE + "ontology/"):
             for quad in store.quads_for_pattern(None, None, None, name):
-                graph.add(tuple(_to_rdflib(t) for t in quad.triple))  # type: ignore[arg-type]
+                graph.add(tuple(term_from_ox(t) for t in quad.triple))  # type: ignore[arg-type]
     return graph
-
-
-def _to_rdflib(term: Any):
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    if term.language:
-        return Literal(term.value, lang=term.language)
-    return Literal(term.value, datatype=URIRef(term.datatype.value))
 
 
 def load_shapes(ontology_dir: Path) -> tuple[Graph, dict[str, str]]:
