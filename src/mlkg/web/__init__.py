@@ -65,6 +65,7 @@ def _register_blueprints(app: Flask) -> None:
     from mlkg.web import exports; exports.register(app)  # noqa: E702  (/export.*, /context.jsonld, /.well-known/void, /ontology)
     from mlkg.web import entities; app.register_blueprint(entities.bp)  # noqa: E702  (last: entity IRIs)
     from mlkg.web import hardening; hardening.install(app)  # noqa: E702  (bidi controls shown in templates)
+    from mlkg.web import pagecache; pagecache.install(app)  # noqa: E702  (rendered pages per store version)
 
 
 def _cors(response) -> None:

@@ -1,4 +1,5 @@
-"""Output hardening that the templates get for free: bidirectional-text controls are made visible.
+"""Hardening applied to the whole app: fair-use limits (see `mlkg.fairuse`) on every request, and
+bidirectional-text controls made visible in every template.
 
 A label such as ``"safe\\u202Egnp.exe"`` would show as ``safeexe.png`` (the RIGHT-TO-LEFT OVERRIDE
 reverses what follows) and can spill into the text around it. Every ``{{ value }}`` in a template
@@ -9,9 +10,17 @@ escaping (autoescape) happens after, as before.
 from __future__ import annotations
 
 import re
+import time
 
 from flask import Flask
 from markupsafe import Markup
+from werkzeug.wsgi import ClosingIterator
+
+from mlkg.errors import TooManyRequestsError
+from mlkg.fairuse import FairUse, Limits, Refused
+
+#: Paths no limit applies to (liveness checks, the page's own styles and scripts).
+UNLIMITED_PREFIXES = ("/static/", "/health")
 
 #: Embedding, override and isolate controls (LRE RLE PDF LRO RLO, LRI RLI FSI PDI), LRM/RLM/ALM.
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
@@ -34,6 +43,58 @@ def finalize(value: object) -> object:
     return value
 
 
-def install(app: Flask) -> None:
-    """Apply the hooks above to `app`."""
+class FairUseMiddleware:
+    """WSGI middleware: count each request in and out of `FairUse`; answer 429 when over a limit.
+
+    It wraps the whole app (including /sparql's fast path). A refusal is rendered by the app's one
+    error handler, so it is problem JSON (or the HTML error page) with every security header.
+    """
+
+    def __init__(self, wsgi_app, app: Flask, fair: FairUse) -> None:
+        self.wsgi_app, self.app, self.fair = wsgi_app, app, fair
+
+    def __call__(self, environ, start_response):
+        client = environ.get("REMOTE_ADDR") or "-"
+        path = environ.get("PATH_INFO") or ""
+        if self.fair.exempt(client) or path.startswith(UNLIMITED_PREFIXES):
+            return self.wsgi_app(environ, start_response)
+        try:
+            self.fair.enter(client)
+        except Refused as refused:
+            return self._refuse(environ, start_response, refused)
+        started = time.perf_counter()
+        done = False
+
+        def leave() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                self.fair.leave(client, time.perf_counter() - started)
+
+        try:
+            body = self.wsgi_app(environ, start_response)
+        except BaseException:
+            leave()
+            raise
+        return ClosingIterator(body, [leave])
+
+    def _refuse(self, environ, start_response, refused: Refused):
+        from mlkg.web.errors import handle_error
+
+        error = TooManyRequestsError(
+            f"Too many requests: {refused.reason}. Try again in {refused.retry_after} s.",
+            retry_after=refused.retry_after,
+        )
+        with self.app.request_context(environ):
+            response = self.app.process_response(self.app.make_response(handle_error(error)))
+        return response(environ, start_response)
+
+
+def install(app: Flask, limits: Limits | None = None) -> None:
+    """Apply the hooks above to `app` (limits: `FAIR_USE` in the app config, else the environment)."""
     app.jinja_env.finalize = finalize
+    limits = limits or app.config.get("FAIR_USE") or Limits.from_env()
+    fair = FairUse(limits)
+    app.extensions["mlkg"]["fair_use"] = fair
+    if limits.active:
+        app.wsgi_app = FairUseMiddleware(app.wsgi_app, app, fair)  # type: ignore[method-assign]
