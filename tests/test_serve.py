@@ -94,3 +94,25 @@ def test_processes_share_the_port_and_stop_together(project: Path) -> None:
     while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in family):
         time.sleep(0.05)
     assert not [pid for pid in family if Path(f"/proc/{pid}").exists()]
+
+
+def test_stale_files_lists_data_changed_after_the_build(tmp_path) -> None:
+    """`mlkg serve` warns when data files are newer than the store it would serve."""
+    import json
+    import os
+
+    from mlkg.config import Settings
+    from mlkg.serve import stale_files
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.ttl").write_text("")
+    store = tmp_path / "store"
+    store.mkdir()
+    meta = {"id": "x", "content_hash": "h", "triples": 0, "quads": 0, "graphs": 0, "built_at": 1000.0}
+    (store / "meta.json").write_text(json.dumps(meta))
+    settings = Settings().with_overrides(ontology_dir=tmp_path / "none", data_dirs=(data,))
+    os.utime(data / "a.ttl", (500, 500))
+    assert stale_files(settings, store) == []
+    os.utime(data / "a.ttl", (2000, 2000))
+    assert stale_files(settings, store) == [str(data / "a.ttl")]

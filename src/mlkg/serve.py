@@ -47,11 +47,24 @@ def ensure_store(settings: Settings, *, echo=print) -> str:
         return settings.store_url
     link = settings.store_link
     if link.is_symlink() or link.exists():  # a store was installed: it must open, else say why
-        return check_store(link)
+        store_id = check_store(link)
+        if stale_files(settings, link.resolve()):
+            echo(f"warning: data or ontology files changed after store {store_id} was built; "
+                 "run `mlkg build` (a running server picks it up with `mlkg reload`)")
+        return store_id
     from mlkg.build import build
 
     echo(f"no built store under {settings.var_dir}; building it first")
     return build(settings, check_sources=settings.sources_dir.is_dir()).id
+
+
+def stale_files(settings: Settings, store_dir) -> list[str]:
+    """Data and ontology files modified after the store in `store_dir` was built."""
+    from mlkg.build import load_meta
+
+    built_at = load_meta(store_dir).built_at
+    folders = [settings.ontology_dir, *settings.data_dirs]
+    return sorted(str(p) for folder in folders for p in folder.glob("*.ttl") if p.stat().st_mtime > built_at)
 
 
 def check_store(link) -> str:
