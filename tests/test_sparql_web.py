@@ -446,6 +446,8 @@ def test_get_without_query_describes_the_service_to_rdf_clients(url: str) -> Non
     assert (URIRef(url), URIRef(sd + "endpoint"), URIRef(url)) in graph
     names = {str(o) for o in graph.objects(None, URIRef(sd + "name"))}
     assert names == {G_FIXTURE, G_EXTRA}
+    void = URIRef("https://w3id.org/mlkg/.well-known/void#dataset")
+    assert (None, URIRef("http://www.w3.org/2000/01/rdf-schema#seeAlso"), void) in graph
     jsonld = requests.get(url, headers={"Accept": "application/ld+json"}, timeout=10)
     assert len(Graph().parse(data=jsonld.text, format="json-ld")) == len(graph)
 

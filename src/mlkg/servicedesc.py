@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from rdflib import RDF, BNode, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import DCTERMS, VOID, XSD
+from rdflib.namespace import DCTERMS, RDFS, VOID, XSD
 
 from mlkg.formats import FORMATS
+from mlkg.void import dataset_iri
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 FORMAT_NS = Namespace("http://www.w3.org/ns/formats/")
@@ -84,6 +85,7 @@ def describe_service(
     dataset = BNode()
     graph.add((service, SD.defaultDataset, dataset))
     graph.add((dataset, RDF.type, SD.Dataset))
+    graph.add((dataset, RDFS.seeAlso, dataset_iri()))  # the VoID/DCAT description at /.well-known/void
     default = BNode()
     graph.add((dataset, SD.defaultGraph, default))
     graph.add((default, RDF.type, SD.Graph))
