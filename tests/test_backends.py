@@ -339,3 +339,24 @@ def test_mlkg_serve_proxies_to_a_remote_store(tmp_path: Path, store_dir: Path) -
             )
             assert refused.status_code == 400
             assert not (tmp_path / "empty-var" / "current").exists()  # nothing was built locally
+
+
+def test_cli_build_store_loads_the_real_graph_into_a_remote_oxigraph(tmp_path: Path, built) -> None:
+    """`mlkg build --store URL` validates, builds, and loads every graph into a real Oxigraph server."""
+    from click.testing import CliRunner
+
+    from mlkg.cli import cli
+
+    with OxigraphServer(tmp_path / "oxigraph") as server:
+        result = CliRunner().invoke(
+            cli, ["build", "--store", f"{server.url}/query"], env={"MLKG_VAR": str(built.var_dir)}
+        )
+        assert result.exit_code == 0, result.output
+        remote = RemoteBackend(f"{server.url}/query", timeout=10, limit=10, base_iri=None)
+        try:
+            embedded = EmbeddedBackend(built.store_link.resolve())
+            count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+            assert remote.run(count, result_format="csv").body == embedded.run(count, result_format="csv").body
+            assert remote.graphs() == embedded.graphs()
+        finally:
+            remote.close()
