@@ -86,7 +86,7 @@ CONSTRUCT {
            || STRSTARTS(STR(?o), CONCAT(STR(?s), "#")))
     ?o ?np ?no .
   }
-  UNION { ?s ?p1 ?o . ?o a ?ft ; ?np ?no . VALUES ?ft { %(facts)s } }
+  UNION { ?s ?p1 ?o . FILTER EXISTS { ?o a ?ft . VALUES ?ft { %(facts)s } } ?o ?np ?no . }
   UNION { ?x ?q ?s . OPTIONAL { ?x rdfs:label ?xl } }
   UNION { ?st rdf:subject ?s . ?st ?sp ?so . }
   UNION { ?st rdf:object ?s ; rdf:subject ?z1 . ?st ?sp ?so . }

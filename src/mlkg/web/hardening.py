@@ -54,9 +54,10 @@ class FairUseMiddleware:
         self.wsgi_app, self.app, self.fair = wsgi_app, app, fair
 
     def __call__(self, environ, start_response):
-        client = environ.get("REMOTE_ADDR") or "-"
+        client = environ.get("REMOTE_ADDR")
         path = environ.get("PATH_INFO") or ""
-        if self.fair.exempt(client) or path.startswith(UNLIMITED_PREFIXES):
+        # no REMOTE_ADDR: an in-process call (tests, tools), not a network client
+        if not client or self.fair.exempt(client) or path.startswith(UNLIMITED_PREFIXES):
             return self.wsgi_app(environ, start_response)
         try:
             self.fair.enter(client)
@@ -76,7 +77,7 @@ class FairUseMiddleware:
         except BaseException:
             leave()
             raise
-        return ClosingIterator(body, [leave])
+        return _Counted(body, leave)
 
     def _refuse(self, environ, start_response, refused: Refused):
         from mlkg.web.errors import handle_error
@@ -88,6 +89,22 @@ class FairUseMiddleware:
         with self.app.request_context(environ):
             response = self.app.process_response(self.app.make_response(handle_error(error)))
         return response(environ, start_response)
+
+
+class _Counted(ClosingIterator):
+    """The answer's body; the request counts out when the body has been sent or is closed, whichever
+    comes first (a server must call close(), but a client that reads it all is done either way)."""
+
+    def __init__(self, body, leave) -> None:
+        super().__init__(body, [leave])
+        self._leave = leave
+
+    def __next__(self):
+        try:
+            return super().__next__()
+        except StopIteration:
+            self._leave()
+            raise
 
 
 def install(app: Flask, limits: Limits | None = None) -> None:
