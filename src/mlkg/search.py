@@ -194,6 +194,8 @@ def _rank(q: str, q_words: list[str], key: str) -> int | None:
         return 0
     if key.startswith(q):
         return 1
+    if not all(qw in key for qw in q_words):  # cheap test that rules out most keys before splitting
+        return None
     key_words = re.split(r"[\s\-/(),]+", key)
     if all(any(w.startswith(qw) for w in key_words) for qw in q_words):
         return 2
