@@ -7,29 +7,17 @@ run their queries through a backend's ``run(query, result_format=..., substituti
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any
 
 import pyoxigraph as ox
 from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import XSD
 from rdflib.term import Node
 
+from mlkg.backends import Backend
+
 Row = dict[str, Node]
 Triple = tuple[Node, Node, Node]
-
-
-class Backend(Protocol):
-    """What the browsing modules need of a backend (see :mod:`mlkg.backends`)."""
-
-    def run(
-        self,
-        query: str,
-        *,
-        result_format: str,
-        substitutions: dict[str, Node] | None = None,
-        timeout: float | None = None,
-        limit: int | None = None,
-    ) -> Any: ...
 
 
 #: Browsing queries read whole answers (the index, a description); the endpoint's row cap is for users.
