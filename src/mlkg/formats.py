@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 from werkzeug.datastructures import MIMEAccept
 
@@ -20,6 +22,8 @@ class OutputFormat:
     rdflib_format: str | None = None
     aliases: tuple[str, ...] = ()
 
+
+F = TypeVar("F")
 
 FORMATS: tuple[OutputFormat, ...] = (
     OutputFormat("json", "application/sparql-results+json", "results", "srj", None, ("application/json",)),
@@ -55,6 +59,55 @@ def by_suffix(suffix: str, kind: str) -> OutputFormat | None:
     return next((f for f in formats_of(kind) if suffix in (f.suffix, f.name)), None)
 
 
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def _names(fmt: Any) -> tuple[str, ...]:
+    """What a format may be called in `?format=` or a suffix: its name, suffix(es) and media type."""
+    suffixes = getattr(fmt, "suffixes", None) or (fmt.suffix,)
+    return (fmt.name, fmt.media_type, *suffixes)
+
+
+def choose(accept: MIMEAccept, candidates: Sequence[F], override: str | None = None, *,
+           html: bool = False, html_first: bool = False) -> F | None:
+    """Pick one of `candidates` (formats with name, media type, suffix(es) and aliases).
+
+    `override` (a name, suffix or media type) wins over Accept. With `html`, an HTML page is on offer
+    too and is returned as None: it wins ties and is the default without Accept when `html_first`,
+    else it comes after the candidates.
+
+    :raises NotAcceptableError: when nothing on offer fits, listing what is.
+
+    >>> choose(MIMEAccept([("text/html", 1)]), formats_of("graph"), html=True) is None
+    True
+    >>> choose(MIMEAccept([]), formats_of("graph"), "nt").name
+    'ntriples'
+    """
+    available = [f.media_type for f in candidates] + (["text/html"] if html else [])
+    if override:
+        if html and override in ("html", "text/html"):
+            return None
+        for fmt in candidates:
+            if override in _names(fmt):
+                return fmt
+        names = [f.name for f in candidates] + (["html"] if html else [])
+        raise NotAcceptableError(f"Unknown format {override!r}; use one of {names}", available=available)
+    if not accept or not list(accept.values()):
+        return None if html and html_first else candidates[0]
+    offers: dict[str, F | None] = dict.fromkeys(HTML_TYPES) if html and html_first else {}
+    for fmt in candidates:
+        for media_type in (fmt.media_type, *fmt.aliases):
+            offers.setdefault(media_type, fmt)
+    if html and not html_first:
+        for media_type in HTML_TYPES:
+            offers.setdefault(media_type, None)
+    best = accept.best_match(list(offers))
+    if best is None:
+        raise NotAcceptableError(f"Cannot produce {accept.to_header()!r}; available: {available}",
+                                 available=available)
+    return offers[best]
+
+
 def negotiate(accept: MIMEAccept, kind: str, override: str | None = None) -> OutputFormat:
     """Pick the format for a result of `kind`: `override` (name, suffix or media type), then Accept.
 
@@ -65,25 +118,4 @@ def negotiate(accept: MIMEAccept, kind: str, override: str | None = None) -> Out
     >>> negotiate(MIMEAccept([]), "results").name
     'json'
     """
-    candidates = formats_of(kind)
-    if override:
-        match = [f for f in candidates if override in (f.name, f.suffix, f.media_type)]
-        if not match:
-            raise NotAcceptableError(
-                f"Unknown format {override!r}; use one of {[f.name for f in candidates]}",
-                available=[f.media_type for f in candidates],
-            )
-        return match[0]
-    if not accept or not list(accept.values()):
-        return candidates[0]
-    by_type: dict[str, OutputFormat] = {}
-    for fmt in candidates:
-        for media_type in (fmt.media_type, *fmt.aliases):
-            by_type.setdefault(media_type, fmt)
-    best = accept.best_match(list(by_type))
-    if best is None:
-        raise NotAcceptableError(
-            f"Cannot produce {accept.to_header()!r}; available: {[f.media_type for f in candidates]}",
-            available=[f.media_type for f in candidates],
-        )
-    return by_type[best]
+    return cast(OutputFormat, choose(accept, formats_of(kind), override))  # no HTML offered: never None

@@ -12,7 +12,6 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, render_template, request
 from rdflib import Literal
-from werkzeug.datastructures import MIMEAccept
 
 from mlkg._rows import Backend
 from mlkg.charts import (
@@ -34,8 +33,8 @@ from mlkg.entities import (
     path_to_iri,
     split_suffix,
 )
-from mlkg.errors import NotAcceptableError, NotFoundError
-from mlkg.formats import OutputFormat, formats_of
+from mlkg.errors import NotFoundError
+from mlkg.formats import OutputFormat, choose, formats_of
 from mlkg.namespaces import MLKG
 from mlkg.snapshot import Snapshot, load_snapshot
 from mlkg.sources_view import DocumentView, Support, document_view
@@ -43,7 +42,6 @@ from mlkg.sources_view import DocumentView, Support, document_view
 bp = Blueprint("entities", __name__)
 
 _lock = threading.Lock()
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 _SEGMENTS = ",".join(
     f"'{p}'" for p in ENTITY_PREFIXES if "/" not in p and p not in ("def", "source")
 )
@@ -120,33 +118,8 @@ def choose_format(fmt: OutputFormat | None) -> OutputFormat | None:
     """
     if fmt is not None:
         return fmt
-    override = request.args.get("format")
-    graph = formats_of("graph")
-    if override:
-        if override in ("html", "text/html"):
-            return None
-        match = [f for f in graph if override in (f.name, f.suffix, f.media_type)]
-        if not match:
-            raise NotAcceptableError(
-                f"Unknown format {override!r}; use html or one of {[f.name for f in graph]}",
-                available=["text/html", *(f.media_type for f in graph)],
-            )
-        return match[0]
-    accept: MIMEAccept = request.accept_mimetypes
-    if not accept or not list(accept.values()):
-        return None
-    offers: dict[str, OutputFormat | None] = dict.fromkeys(HTML_TYPES)
-    for f in graph:
-        for media_type in (f.media_type, *f.aliases):
-            offers.setdefault(media_type, f)
-    best = accept.best_match(list(offers))
-    if best is None:
-        raise NotAcceptableError(
-            f"Cannot produce {accept.to_header()!r}; available: text/html and "
-            f"{[f.media_type for f in graph]}",
-            available=["text/html", *(f.media_type for f in graph)],
-        )
-    return offers[best]
+    return choose(request.accept_mimetypes, formats_of("graph"), request.args.get("format"),
+                  html=True, html_first=True)
 
 
 def _link_header(path: str, html: bool) -> str:

@@ -22,8 +22,8 @@ from werkzeug.datastructures import MIMEAccept
 from mlkg import exports, jsonld, ontodocs, void
 from mlkg.build import StoreMeta, current_store, load_meta
 from mlkg.config import Settings
-from mlkg.errors import NotAcceptableError, NotFoundError, ParameterError, StoreError
-from mlkg.formats import OutputFormat, formats_of
+from mlkg.errors import NotFoundError, ParameterError, StoreError
+from mlkg.formats import OutputFormat, choose, formats_of
 
 bp = Blueprint("exports", __name__)
 
@@ -177,34 +177,8 @@ def context() -> Response:
 
 
 def _void_format(accept: MIMEAccept, override: str | None) -> OutputFormat | None:
-    """The RDF format asked for, or None for the HTML page."""
-    candidates = formats_of("graph")
-    if override:
-        for fmt in candidates:
-            if override in (fmt.name, fmt.suffix, fmt.media_type):
-                return fmt
-        if override == "html":
-            return None
-        raise NotAcceptableError(
-            f"Unknown format {override!r}; use one of {[f.name for f in candidates] + ['html']}",
-            available=[f.media_type for f in candidates] + [HTML],
-        )
-    if not accept or not list(accept.values()):
-        return candidates[0]
-    by_type: dict[str, OutputFormat] = {}
-    for fmt in candidates:
-        for media_type in (fmt.media_type, *fmt.aliases):
-            by_type.setdefault(media_type, fmt)
-    best = accept.best_match([*by_type, HTML, "application/xhtml+xml"])
-    if best is None:
-        raise NotAcceptableError(
-            f"Cannot produce {accept.to_header()!r}; available: "
-            f"{[f.media_type for f in candidates] + [HTML]}",
-            available=[f.media_type for f in candidates] + [HTML],
-        )
-    if best in (HTML, "application/xhtml+xml"):
-        return None
-    return by_type[best]
+    """The RDF format asked for (Turtle by default), or None for the HTML page."""
+    return choose(accept, formats_of("graph"), override, html=True)
 
 
 @bp.get("/.well-known/void")

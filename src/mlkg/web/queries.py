@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import threading
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
@@ -17,12 +17,12 @@ from mlkg.catalogue_run import (
     ANSWER_FORMATS,
     Answer,
     AnswerFormat,
-    answer_format,
     choices,
     parse_page,
     run_canned,
 )
-from mlkg.errors import MlkgError, NotAcceptableError, NotFoundError, ParameterError, StoreError
+from mlkg.errors import MlkgError, NotFoundError, ParameterError, StoreError
+from mlkg.formats import choose
 from mlkg.openapi import build_openapi
 from mlkg.queries import RESERVED, CannedQuery, Catalogue, load_catalogue
 
@@ -102,28 +102,7 @@ def pick_format(
 
     :raises NotAcceptableError: when nothing on offer fits.
     """
-    if override:
-        fmt = answer_format(override)
-        if fmt not in offered:
-            raise NotAcceptableError(
-                f"Format {override!r} is not offered here; use one of {[f.name for f in offered]}",
-                available=[f.media_type for f in offered],
-            )
-        return fmt
-    accept = request.accept_mimetypes
-    if not accept or not list(accept.values()):
-        return offered[0]
-    by_type: dict[str, AnswerFormat] = {}
-    for fmt in offered:
-        for media_type in (fmt.media_type, *fmt.aliases):
-            by_type.setdefault(media_type, fmt)
-    best = accept.best_match(list(by_type))
-    if best is None:
-        raise NotAcceptableError(
-            f"Cannot produce {accept.to_header()!r}; available: {list(by_type)}",
-            available=list(by_type),
-        )
-    return by_type[best]
+    return cast(AnswerFormat, choose(request.accept_mimetypes, offered, override))
 
 
 def _split_suffix(name: str) -> tuple[str, str | None]:
