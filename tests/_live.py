@@ -14,6 +14,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import requests
 
+from mlkg._procs import read_serve_url
 from mlkg.build import StoreMeta, content_hash, install_store
 from mlkg.config import Settings
 
@@ -109,14 +110,7 @@ class LiveServer:
             preexec_fn=_stop_with_parent,
         )
         deadline = time.monotonic() + self.start_timeout
-        assert self.process.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            if line.startswith("mlkg serving "):
-                self.url = line.split()[2].rstrip("/")
-                break
+        self.url = read_serve_url(self.process.stdout, deadline)
         if not self.url:
             self.stop()
             raise RuntimeError(f"mlkg serve did not start:\n{self.read_log()}")

@@ -116,3 +116,15 @@ def test_stale_files_lists_data_changed_after_the_build(tmp_path) -> None:
     assert stale_files(settings, store) == []
     os.utime(data / "a.ttl", (2000, 2000))
     assert stale_files(settings, store) == [str(data / "a.ttl")]
+
+
+def test_read_serve_url_skips_warnings_before_the_serving_line() -> None:
+    """The URL comes from the `mlkg serving` line, whatever is printed before it."""
+    import io
+    import time
+
+    from mlkg._procs import read_serve_url
+
+    out = io.StringIO("warning: something\nmlkg serving http://127.0.0.1:4321/ (store x)\n")
+    assert read_serve_url(out, time.monotonic() + 5) == "http://127.0.0.1:4321"
+    assert read_serve_url(io.StringIO("Error: no store\n"), time.monotonic() + 5) == ""

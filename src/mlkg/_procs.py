@@ -13,6 +13,23 @@ from pathlib import Path
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+SERVING = "mlkg serving "
+
+
+def read_serve_url(stdout, deadline: float) -> str:
+    """The base URL from the `mlkg serving http://HOST:PORT/ …` line of `mlkg serve`'s output.
+
+    Returns "" when the process ends (or `deadline`, a time.monotonic() value, passes) first.
+    """
+    while time.monotonic() < deadline:
+        line = stdout.readline()
+        if not line:
+            return ""
+        if line.startswith(SERVING):
+            return line.split()[2].rstrip("/")
+    return ""
+
+
 def listening_ports(pid: int) -> list[int]:
     """TCP ports that process `pid` listens on (from /proc; [] when unknown)."""
     inodes = set()

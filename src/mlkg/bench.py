@@ -31,7 +31,7 @@ from urllib.parse import quote, urlsplit
 
 import pyoxigraph as ox
 
-from mlkg._procs import OxigraphServer, descendants, peak_rss_kb
+from mlkg._procs import OxigraphServer, descendants, peak_rss_kb, read_serve_url
 
 GRAPH = "https://w3id.org/mlkg/graph/bench/synthetic"
 PREFIXES = (
@@ -249,9 +249,11 @@ def start_mlkg(
         stderr=subprocess.DEVNULL,
         text=True,
     )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    url = line.split()[2].rstrip("/") + "/sparql"
+    base = read_serve_url(process.stdout, time.monotonic() + 120)
+    if not base:
+        process.kill()
+        raise RuntimeError("mlkg serve exited before printing the URL it serves on")
+    url = base + "/sparql"
     _wait_answer(url)
     return process, url, time.perf_counter() - started
 

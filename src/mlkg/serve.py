@@ -49,8 +49,8 @@ def ensure_store(settings: Settings, *, echo=print) -> str:
     if link.is_symlink() or link.exists():  # a store was installed: it must open, else say why
         store_id = check_store(link)
         if stale_files(settings, link.resolve()):
-            echo(f"warning: data or ontology files changed after store {store_id} was built; "
-                 "run `mlkg build` (a running server picks it up with `mlkg reload`)")
+            print(f"warning: data or ontology files changed after store {store_id} was built; "
+                  "run `mlkg build` (a running server picks it up with `mlkg reload`)", file=sys.stderr)
         return store_id
     from mlkg.build import build
 
