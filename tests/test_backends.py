@@ -16,7 +16,12 @@ from rdflib import Literal, URIRef
 from mlkg import _results
 from mlkg._procs import OxigraphServer, cpu_seconds
 from mlkg.backends import EmbeddedBackend, PooledBackend, RemoteBackend, bind_remote, load_remote
-from mlkg.errors import ForbiddenQueryError, QueryTimeoutError, SparqlSyntaxError
+from mlkg.errors import (
+    ForbiddenQueryError,
+    NotAcceptableError,
+    QueryTimeoutError,
+    SparqlSyntaxError,
+)
 from mlkg.workers import wait_for_exit
 
 TESTS = Path(__file__).resolve().parent
@@ -257,6 +262,86 @@ def test_runaway_query_is_killed_at_the_limit_and_the_pool_keeps_serving(
     time.sleep(1.0)
     assert cpu_seconds(workers) - used < 0.2  # no CPU burnt after the answer
     assert b"true" in pooled.run("ASK { ?s ?p ?o }", result_format="json").body
+
+
+@pytest.fixture(scope="module")
+def inline(store_dir: Path):
+    backend = PooledBackend(
+        store_dir, workers=1, timeout=1.5, limit=50, base_iri="https://w3id.org/mlkg/",
+        cache=False, inline_rows=50,
+    )
+    yield backend
+    backend.close()
+
+
+BOUNDED = [
+    "SELECT ?p ?o WHERE { <role/ml-engineer> ?p ?o }",
+    "SELECT * { ?s ?p ?o } LIMIT 7 OFFSET 3",
+    "SELECT ?s { ?s a <https://w3id.org/mlkg/def/Role> }",
+    "ASK { <role/ml-engineer> ?p ?o }",
+    "ASK { <role/nobody> ?p ?o }",
+    "SELECT ?s { ?s ?p ?o }",  # more rows than the cap: cut at 50, like the pool
+]
+
+
+@pytest.mark.parametrize("query", BOUNDED)
+def test_bounded_queries_are_answered_in_process_exactly_as_by_a_worker(
+    inline: PooledBackend, pooled: PooledBackend, query: str
+) -> None:
+    for fmt in ("json", "xml", "csv", "tsv"):
+        served = sum(w.served for w in list(inline.pool._all))
+        answers = inline.inline_answers
+        ours = inline.run(query, result_format=fmt)
+        assert inline.inline_answers == answers + 1
+        assert sum(w.served for w in list(inline.pool._all)) == served  # no worker was asked
+        theirs = pooled.run(query, result_format=fmt)
+        assert (ours.body, ours.truncated, ours.media_type) == (
+            theirs.body, theirs.truncated, theirs.media_type)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT ?s { ?s ?p ?o } ORDER BY ?s",
+        "SELECT ?s { ?s ?p ?o } LIMIT 5 OFFSET 51",
+        "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }",
+    ],
+)
+def test_other_queries_still_go_to_a_worker(inline: PooledBackend, query: str) -> None:
+    answers = inline.inline_answers
+    inline.run(query, result_format="json")
+    assert inline.inline_answers == answers
+
+
+def test_a_cap_above_inline_rows_sends_the_query_to_a_worker(inline: PooledBackend) -> None:
+    answers = inline.inline_answers
+    assert len(_bindings(inline.run("SELECT ?s { ?s ?p ?o }", result_format="json", limit=51).body)) == 51
+    assert inline.inline_answers == answers
+
+
+def test_inline_errors_are_reported_as_the_workers_report_them(
+    inline: PooledBackend, pooled: PooledBackend
+) -> None:
+    query = "SELECT ?s { ?s undeclared:p ?o }"
+    errors = []
+    for backend in (inline, pooled):
+        with pytest.raises(SparqlSyntaxError) as caught:
+            backend.run(query, result_format="json")
+        errors.append((caught.value.detail, caught.value.extra))
+    assert errors[0] == errors[1] and "Prefix not found" in errors[0][0]
+    assert errors[0][1]["line"] == 1 and errors[0][1]["column"] > 0
+    with pytest.raises(NotAcceptableError):
+        inline.run("SELECT ?s { ?s ?p ?o }", result_format="turtle")
+    answers = inline.inline_answers
+    with pytest.raises(ForbiddenQueryError):  # refused before any engine, inline or not
+        inline.run("SELECT ?s { \\u0053ERVICE <http://127.0.0.1:1/> { ?s ?p ?o } }", result_format="json")
+    assert inline.inline_answers == answers
+
+
+def test_a_runaway_query_is_still_stopped_with_the_inline_path_on(inline: PooledBackend) -> None:
+    with pytest.raises(QueryTimeoutError):
+        inline.run(CROSS_JOIN, result_format="json")
+    assert b"true" in inline.run("ASK { ?s ?p ?o }", result_format="json").body
 
 
 def test_bind_remote_puts_values_inside_the_where_group() -> None:

@@ -38,7 +38,7 @@ from mlkg.errors import (
     SparqlSyntaxError,
     StoreError,
 )
-from mlkg.sparql import analyze, check_dataset, syntax_error, tokenize
+from mlkg.sparql import QueryInfo, analyze, check_dataset, syntax_error, tokenize
 
 __all__ = [
     "GRAPH_FORMATS",
@@ -108,8 +108,9 @@ def _request(
     limit: int | None,
     base_iri: str | None,
     graphs=None,
-) -> Request:
-    """The request to run, after the safety checks every query passes whoever sends it.
+) -> tuple[QueryInfo | None, Request]:
+    """The query's analysis and the request to run, after the safety checks every query passes
+    whoever sends it.
 
     :raises ForbiddenQueryError: for updates, SERVICE, LOAD, and FROM graphs the store lacks
         (`graphs`, a callable returning the held graph IRIs, is only called for queries with FROM).
@@ -118,7 +119,7 @@ def _request(
     protocol_dataset = default_graph is not None or named_graphs is not None
     if info is not None and (info.from_graphs or info.from_named) and graphs is not None:
         check_dataset(info, set(graphs()), overridden=protocol_dataset)
-    return Request(
+    return info, Request(
         variable_order=info.star_order if info is not None else None,
         query=query,
         result_format=result_format,
@@ -214,7 +215,7 @@ class EmbeddedBackend:
         limit: int | None = None,
     ) -> RunResult:
         """Run `query` and serialize its answer. `timeout` is not enforced in-process."""
-        request = _request(
+        _, request = _request(
             query,
             result_format,
             substitutions,
@@ -254,7 +255,12 @@ def _meta_info(store_dir: Path) -> dict[str, object]:
 
 
 class PooledBackend:
-    """The built store, queried in killable worker processes, with an answer cache per store version."""
+    """The built store, queried in killable worker processes, with an answer cache per store version.
+
+    A query of the bounded shape of `mlkg.bounded` (one triple pattern) that reads at most
+    `inline_rows` rows skips the worker: it runs on this process's own read-only handle of the
+    store, where its cost is a few microseconds per row, so no time limit is needed to stop it.
+    """
 
     def __init__(
         self,
@@ -265,6 +271,7 @@ class PooledBackend:
         limit: int | None = None,
         base_iri: str | None = None,
         cache: bool = True,
+        inline_rows: int = 0,
     ) -> None:
         from mlkg.workers import PoolError, WorkerPool
 
@@ -275,13 +282,39 @@ class PooledBackend:
         ):
             raise StoreError(f"no built store at {self.store_dir}; run `mlkg build` first")
         self.timeout, self.limit, self.base_iri = timeout, limit, base_iri
+        self.inline_rows = inline_rows
         self._info = _meta_info(self.store_dir)
+        self._store: ox.Store | None = None
+        if inline_rows > 0:
+            try:
+                self._store = ox.Store.read_only(str(self.store_dir))
+            except (OSError, RuntimeError) as exc:  # RocksDB reports corruption as RuntimeError
+                raise StoreError(
+                    f"cannot open the store at {self.store_dir}: {exc}; run `mlkg build`"
+                ) from exc
+        self.inline_answers = 0
         try:
             self.pool = WorkerPool(self.store_dir, workers)
         except PoolError as exc:
             raise StoreError(exc.detail) from exc
         self.cache = _AnswerCache() if cache else None
         self._graphs: dict[str, int] | None = None
+
+    @classmethod
+    def for_settings(cls, store_dir: Path, settings, *, workers: int | None = None) -> PooledBackend:
+        """The backend `mlkg serve` uses over `store_dir`, configured by `settings`."""
+        backend = cls(
+            store_dir,
+            workers=workers or settings.workers,
+            timeout=settings.query_timeout,
+            limit=settings.result_limit,
+            base_iri=settings.base_iri,
+            cache=settings.answer_cache_mb > 0,
+            inline_rows=settings.inline_rows,
+        )
+        if backend.cache is not None:
+            backend.cache.max_bytes = settings.answer_cache_mb * 1024 * 1024
+        return backend
 
     def run(
         self,
@@ -301,7 +334,7 @@ class PooledBackend:
         """
         from mlkg.workers import PoolBusy, PoolError, QueryTimeout, WorkerGone
 
-        request = _request(
+        info, request = _request(
             query,
             result_format,
             substitutions,
@@ -316,6 +349,18 @@ class PooledBackend:
             found = cache.get(request)
             if found is not None:
                 return found
+        if (
+            self._store is not None
+            and info is not None
+            and info.pattern is not None
+            and request.default_graph is None
+            and request.named_graphs is None
+            and info.pattern.fits(request.limit, self.inline_rows)
+        ):
+            result = self._run_inline(request)
+            if cache is not None:
+                cache.put(request, result)
+            return result
         limit_s = timeout if timeout is not None else self.timeout
         try:
             result = self.pool.run(request, limit_s)
@@ -342,6 +387,18 @@ class PooledBackend:
             cache.put(request, result)
         return result
 
+    def _run_inline(self, request: Request) -> RunResult:
+        """Run a bounded query on this process's store handle (errors as a worker reports them)."""
+        try:
+            result = execute(self._store, request)
+        except MlkgError:
+            raise
+        except Exception as exc:  # noqa: BLE001  (the engine's SyntaxError, RuntimeError...)
+            _raise_engine_error(*engine.error_tuple(exc), request.query)
+            raise  # unreachable: _raise_engine_error always raises
+        self.inline_answers += 1
+        return result
+
     def graphs(self) -> dict[str, int]:
         """Named graph IRI -> number of triples (asked once of a worker, then kept)."""
         if self._graphs is None:
@@ -358,8 +415,9 @@ class PooledBackend:
         return {"backend": "embedded", "workers": self.pool.size, **self._info}
 
     def close(self) -> None:
-        """Stop the worker processes."""
+        """Stop the worker processes and let go of the store."""
         self.pool.close()
+        self._store = None
 
 
 # ---------------------------------------------------------------- remote
@@ -457,7 +515,7 @@ class RemoteBackend:
         """
         import requests
 
-        request = _request(
+        _, request = _request(
             query,
             result_format,
             substitutions,
@@ -547,22 +605,9 @@ def open_backend(settings, *, workers: int | None = None) -> Backend:
             limit=settings.result_limit,
             base_iri=settings.base_iri,
         )
-    import os
-
     from mlkg.build import current_store
 
-    cache_mb = int(os.environ.get("MLKG_ANSWER_CACHE_MB") or 64)  # 0 switches the answer cache off
-    backend = PooledBackend(
-        current_store(settings),
-        workers=workers or settings.workers,
-        timeout=settings.query_timeout,
-        limit=settings.result_limit,
-        base_iri=settings.base_iri,
-        cache=cache_mb > 0,
-    )
-    if backend.cache is not None:
-        backend.cache.max_bytes = cache_mb * 1024 * 1024
-    return backend
+    return PooledBackend.for_settings(current_store(settings), settings, workers=workers)
 
 
 def gsp_url_for(url: str) -> str:

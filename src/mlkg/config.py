@@ -44,6 +44,11 @@ class Settings:
     max_body: int = field(default_factory=lambda: _env_int("MLKG_MAX_BODY", 1_000_000))
     workers: int = field(default_factory=lambda: _env_int("MLKG_WORKERS", 2))
     threads: int = field(default_factory=lambda: _env_int("MLKG_THREADS", 8))
+    #: Single-pattern queries that read at most this many rows run in the web process, not in a
+    #: worker (see `mlkg.bounded`); 0 sends every query to a worker.
+    inline_rows: int = field(default_factory=lambda: _env_int("MLKG_INLINE_ROWS", 10000))
+    #: Answers kept per server process for the store version, in MiB (0: no answer cache).
+    answer_cache_mb: int = field(default_factory=lambda: _env_int("MLKG_ANSWER_CACHE_MB", 64))
 
     @property
     def store_link(self) -> Path:

@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 def _env_number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -64,6 +65,15 @@ class Limits:
         return self.concurrent > 0 or self.seconds_per_minute > 0
 
 
+@lru_cache(maxsize=4096)
+def _is_loopback(client: str) -> bool:
+    """True for a loopback address (parsing one costs more than the rest of a small request)."""
+    try:
+        return ipaddress.ip_address(client.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
 class Refused(Exception):
     """A client is over a limit: `reason` says which, `retry_after` in whole seconds."""
 
@@ -96,10 +106,7 @@ class FairUse:
             return True
         if not self.limits.exempt_loopback:
             return False
-        try:
-            return ipaddress.ip_address(client.split("%", 1)[0]).is_loopback
-        except ValueError:
-            return False
+        return _is_loopback(client)
 
     def _expire(self, state: _Client, now: float) -> None:
         horizon = now - self.limits.window

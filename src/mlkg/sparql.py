@@ -17,10 +17,11 @@ parser may, so an escaped keyword cannot slip past it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urljoin
 
+from mlkg.bounded import SinglePattern, single_pattern
 from mlkg.errors import BadRequestError, ForbiddenQueryError, SparqlSyntaxError
 
 QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
@@ -83,6 +84,8 @@ class QueryInfo:
     from_named: tuple[str, ...] = ()
     #: For ``SELECT *``: the variables in the order they first appear (the engine sorts them).
     star_order: tuple[str, ...] | None = None
+    #: Set when the query is one triple pattern whose cost is bounded by its rows (`mlkg.bounded`).
+    pattern: SinglePattern | None = field(default=None, repr=False)
 
     @property
     def kind(self) -> str:
@@ -264,7 +267,8 @@ def _analyze(query: str) -> tuple[QueryInfo | None, str | None]:
                 if token.kind == "var":
                     seen.setdefault(token.text[1:], None)
             star_order = tuple(seen)
-    return QueryInfo(first, tuple(from_graphs), tuple(from_named), star_order), None
+    pattern = single_pattern(tokens, start) if decoded == query else None
+    return QueryInfo(first, tuple(from_graphs), tuple(from_named), star_order, pattern), None
 
 
 @lru_cache(maxsize=4096)

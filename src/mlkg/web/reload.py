@@ -85,14 +85,10 @@ class StoreWatcher:
         old = self.state.get("backend")
         started = time.monotonic()
         try:
-            cache_mb = int(os.environ.get("MLKG_ANSWER_CACHE_MB") or 64)
-            fresh = PooledBackend(
+            fresh = PooledBackend.for_settings(
                 Path(target),
-                workers=getattr(getattr(old, "pool", None), "size", None) or settings.workers,
-                timeout=settings.query_timeout,
-                limit=settings.result_limit,
-                base_iri=settings.base_iri,
-                cache=cache_mb > 0,
+                settings,
+                workers=getattr(getattr(old, "pool", None), "size", None),
             )
         except (MlkgError, OSError) as exc:
             self.failed = target
