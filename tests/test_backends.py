@@ -274,6 +274,26 @@ def inline(store_dir: Path):
     backend.close()
 
 
+@pytest.fixture(scope="module")
+def inline_wide(store_dir: Path):
+    """Inline answers under a cap of 10,000 rows: written by the engine in one call."""
+    backend = PooledBackend(
+        store_dir, workers=1, timeout=1.5, limit=10_000, base_iri="https://w3id.org/mlkg/",
+        cache=False, inline_rows=10_000,
+    )
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="module")
+def pooled_wide(store_dir: Path):
+    backend = PooledBackend(
+        store_dir, workers=1, timeout=1.5, limit=10_000, base_iri="https://w3id.org/mlkg/", cache=False
+    )
+    yield backend
+    backend.close()
+
+
 BOUNDED = [
     "SELECT ?p ?o WHERE { <role/ml-engineer> ?p ?o }",
     "SELECT * { ?s ?p ?o } LIMIT 7 OFFSET 3",
@@ -281,6 +301,9 @@ BOUNDED = [
     "ASK { <role/ml-engineer> ?p ?o }",
     "ASK { <role/nobody> ?p ?o }",
     "SELECT ?s { ?s ?p ?o }",  # more rows than the cap: cut at 50, like the pool
+    "SELECT * { ?x <https://w3id.org/mlkg/def/relatedRole> ?a }",  # columns as written: x, a
+    "SELECT ?o ?p { <role/ml-engineer> ?p ?o } OFFSET 2",
+    "SELECT ?s ?l { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l } # LIMIT 1",
 ]
 
 
@@ -297,6 +320,17 @@ def test_bounded_queries_are_answered_in_process_exactly_as_by_a_worker(
         theirs = pooled.run(query, result_format=fmt)
         assert (ours.body, ours.truncated, ours.media_type) == (
             theirs.body, theirs.truncated, theirs.media_type)
+
+
+@pytest.mark.parametrize("query", BOUNDED)
+def test_bounded_answers_written_by_the_engine_match_the_workers(
+    inline_wide: PooledBackend, pooled_wide: PooledBackend, query: str
+) -> None:
+    for fmt in ("json", "xml", "csv", "tsv"):
+        ours, theirs = inline_wide.run(query, result_format=fmt), pooled_wide.run(query, result_format=fmt)
+        assert (ours.body, ours.truncated, ours.media_type) == (
+            theirs.body, theirs.truncated, theirs.media_type)
+    assert inline_wide.inline_answers > 0 and not ours.truncated
 
 
 @pytest.mark.parametrize(

@@ -135,3 +135,69 @@ def test_syntax_error_quotes_the_engine_message_and_position() -> None:
     assert "error at 2:7" in error.detail
     assert error.extra["line"] == 2 and error.extra["column"] == 7
     assert "?s ?p" in error.extra["near"]
+
+
+# ---------------------------------------------------------------- the one-match reading
+
+_PIECES = [
+    "SELECT", "select", "ASK", "WHERE", "where", "LIMIT", "OFFSET", "limit", "FROM", "SERVICE",
+    "DISTINCT", "FILTER", "PREFIX", "BASE", "INSERT", "LOAD", "a", "true", "*", "{", "}", ".", ";",
+    ",", "(", ")", "?s", "?p", "?o", "$s", "?x", "<http://e/a>", "<http://e/p>", "<rel>", "ex:",
+    "ex:a", "ex:a.b", "rdfs:label", ":x", '"x"', '"x"@en', '"5"^^<http://e/int>', '"a # b"', "5",
+    "2.5", "10", "# c\n", "/", "|", "^", "\\u0053ERVICE", "_:b", "[]", "ORDER", "BY", "GRAPH",
+]
+
+
+def test_one_match_reading_agrees_with_the_tokenizer_on_its_examples() -> None:
+    from mlkg.sparql import _analyze_simple, _analyze_tokens
+
+    queries = [
+        "SELECT ?p ?o WHERE { <http://e/a> ?p ?o }",
+        "PREFIX ex: <http://e/> SELECT * { ?s ex:p ex:o . } LIMIT 3 OFFSET 2",
+        "BASE <http://e/> ASK { <a> a <C> }",
+        'select $o { <http://e/a> <http://e/p> $o } offset 4 limit 9',
+        "SELECT ?s { ?s <http://e/p> 2.5 }",
+        'SELECT ?s ?p { ?s ?p "x"@en-GB }',
+    ]
+    for query in queries:
+        simple = _analyze_simple(query)
+        assert simple is not None and simple.pattern is not None, query
+        assert simple == _analyze_tokens(query)[0], query
+
+
+def test_one_match_reading_never_disagrees_with_the_tokenizer() -> None:
+    """Whenever the single regular expression reads a query, the tokenizer reads it the same way
+    (form, dataset, SELECT * order and bounded shape) — over a bounded stream of generated texts."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from mlkg.sparql import _analyze_simple, _analyze_tokens
+
+    prefix = st.sampled_from(["", "PREFIX ex: <http://e/> ", "PREFIX rdfs: <http://r/> BASE <http://b/> "])
+    head = st.sampled_from(["SELECT ?p ?o", "SELECT *", "ASK", "SELECT ?s", "select $s ?o", "SELECT"])
+    valid = ["?s", "?p", "?o", "$s", "?x", "<http://e/a>", "ex:a", "rdfs:label", ":x", '"x"',
+             '"x"@en', "5", "a", "true", "ex:", '"5"^^ex:int']
+    term = st.one_of(st.sampled_from(valid), st.sampled_from(valid), st.sampled_from(_PIECES))
+    shaped = st.tuples(
+        st.sampled_from(["{", "WHERE {", "where{"]), term, term, term,
+        st.sampled_from(["}", ". }", "}", "} LIMIT 5", "} OFFSET 2 LIMIT 1", "} LIMIT 1 LIMIT 2"]),
+    ).map(list)
+    body = st.one_of(shaped, shaped, shaped, st.lists(term, min_size=0, max_size=9))
+    seps = st.sampled_from([" ", "  ", "\n", "\t"])
+    read = []
+
+    @settings(max_examples=1500, deadline=None, database=None)
+    @given(prefix, head, body, seps)
+    def check(pre: str, first: str, pieces: list[str], sep: str) -> None:
+        query = pre + first + " " + sep.join(pieces)
+        simple = _analyze_simple(query)
+        if simple is not None:
+            read.append(query)
+            try:
+                slow = _analyze_tokens(query)[0]
+            except ForbiddenQueryError as exc:  # pragma: no cover - would be a real bug
+                raise AssertionError(f"one match read a refused query: {query!r} ({exc.detail})")
+            assert simple == slow, query
+
+    check()
+    assert len(read) > 25  # the comparison really ran on many texts the one match reads

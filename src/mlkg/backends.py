@@ -38,6 +38,7 @@ from mlkg.errors import (
     SparqlSyntaxError,
     StoreError,
 )
+from mlkg.bounded import SinglePattern
 from mlkg.sparql import QueryInfo, analyze, check_dataset, syntax_error, tokenize
 
 __all__ = [
@@ -357,7 +358,7 @@ class PooledBackend:
             and request.named_graphs is None
             and info.pattern.fits(request.limit, self.inline_rows)
         ):
-            result = self._run_inline(request)
+            result = self._run_inline(request, info.pattern)
             if cache is not None:
                 cache.put(request, result)
             return result
@@ -387,10 +388,10 @@ class PooledBackend:
             cache.put(request, result)
         return result
 
-    def _run_inline(self, request: Request) -> RunResult:
+    def _run_inline(self, request: Request, pattern: SinglePattern) -> RunResult:
         """Run a bounded query on this process's store handle (errors as a worker reports them)."""
         try:
-            result = execute(self._store, request)
+            result = engine.execute_bounded(self._store, request, pattern)
         except MlkgError:
             raise
         except Exception as exc:  # noqa: BLE001  (the engine's SyntaxError, RuntimeError...)

@@ -12,6 +12,7 @@ from itertools import islice
 import pyoxigraph as ox
 
 from mlkg import _results
+from mlkg.bounded import SinglePattern
 from mlkg.errors import BadRequestError, MlkgError, NotAcceptableError
 
 RESULT_FORMATS = {
@@ -94,12 +95,7 @@ def _graph(iri: str) -> ox.NamedNode:
     return ox.NamedNode(iri)
 
 
-def execute(store: ox.Store, request: Request) -> RunResult:
-    """Run `request` on `store` and serialize the answer, cut at `request.limit` rows or triples.
-
-    :raises SyntaxError: from the engine, for a malformed query.
-    :raises NotAcceptableError: when the format does not suit the query form.
-    """
+def _query(store: ox.Store, request: Request, text: str | None = None):
     kwargs: dict[str, object] = {}
     if request.default_graph is not None or request.named_graphs is not None:
         kwargs["default_graph"] = [_graph(g) for g in request.default_graph or ()]
@@ -108,8 +104,47 @@ def execute(store: ox.Store, request: Request) -> RunResult:
         kwargs["substitutions"] = {
             ox.Variable(name): term_from_tuple(term) for name, term in request.substitutions
         }
-    result = store.query(request.query, base_iri=request.base_iri, **kwargs)
-    return finish(result, request.result_format, request.limit, request.variable_order)
+    return store.query(text or request.query, base_iri=request.base_iri, **kwargs)
+
+
+def execute_bounded(store: ox.Store, request: Request, pattern: SinglePattern) -> RunResult:
+    """`execute` for a query of the bounded shape (`mlkg.bounded`), in one call into the engine.
+
+    The engine is asked for at most `request.limit` + 1 rows (a LIMIT on a new line, past any
+    comment, when the query has none) and writes them itself. Every row takes at least one byte in
+    every results format, so an answer of at most `limit` bytes has at most `limit` rows: it was not
+    cut. A longer one, a LIMIT above the cap, or SELECT * columns the engine orders otherwise, take
+    `execute`, row by row. (Taking rows one by one from the engine lets other threads in between
+    each; under concurrent load that costs more than the query.)
+    """
+    limit = request.limit
+    if request.result_format not in RESULT_FORMATS or (
+        pattern.limit is not None and limit is not None and pattern.limit > limit
+    ):
+        return execute(store, request)
+    text = None if pattern.limit is not None or limit is None else f"{request.query}\nLIMIT {limit + 1}"
+    result = _query(store, request, text)
+    if not isinstance(result, ox.QuerySolutions):
+        return finish(result, request.result_format, limit, request.variable_order)
+    if request.variable_order:
+        variables = [v.value for v in result.variables]
+        ordered = [v for v in request.variable_order if v in variables]
+        if ordered + [v for v in variables if v not in ordered] != variables:
+            return execute(store, request)
+    fmt = request.result_format
+    body = result.serialize(format=RESULT_FORMATS[fmt])
+    if pattern.limit is None and limit is not None and len(body) > limit:
+        return execute(store, request)  # perhaps more than `limit` rows: count them
+    return RunResult(body, _results.MEDIA_TYPES[fmt], "SELECT")
+
+
+def execute(store: ox.Store, request: Request) -> RunResult:
+    """Run `request` on `store` and serialize the answer, cut at `request.limit` rows or triples.
+
+    :raises SyntaxError: from the engine, for a malformed query.
+    :raises NotAcceptableError: when the format does not suit the query form.
+    """
+    return finish(_query(store, request), request.result_format, request.limit, request.variable_order)
 
 
 def finish(

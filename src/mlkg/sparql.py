@@ -213,8 +213,63 @@ def _check_keywords(tokens: list[Token]) -> None:
             )
 
 
+# A strict subset of the bounded shape (`mlkg.bounded`), as one regular expression over the whole
+# text: ASCII names, no comments, no escapes, no FROM, a space between the three terms. A query it
+# matches holds no keyword but SELECT/ASK, WHERE, LIMIT and OFFSET, so it passes every check below;
+# `_analyze` then reads it in one match instead of tokenizing it. Anything else takes the tokenizer.
+_WS = r"[ \t\r\n]"
+_S_IRI = r'<[^<>"{}|^`\\\x00-\x20]*>'
+_S_PNAME = r"(?:[A-Za-z][A-Za-z0-9_-]*)?:(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_-])?)?"
+_S_VAR = r"[?$][A-Za-z0-9_]+"
+_S_NODE = rf"(?:{_S_IRI}|{_S_PNAME}|{_S_VAR})"
+_S_LITERAL = (
+    rf'(?:"[^"\\\r\n]*"(?:@[A-Za-z]+(?:-[A-Za-z0-9]+)*|\^\^(?:{_S_IRI}|{_S_PNAME}))?'
+    r"|[0-9]+(?:\.[0-9]+)?|true|false)"
+)
+_SIMPLE = re.compile(
+    rf"""{_WS}*
+    (?:(?:(?i:PREFIX){_WS}+(?:[A-Za-z][A-Za-z0-9_-]*)?:{_WS}*{_S_IRI}|(?i:BASE){_WS}*{_S_IRI}){_WS}*)*
+    (?:(?P<select>(?i:SELECT)){_WS}+(?P<vars>\*|{_S_VAR}(?:{_WS}+{_S_VAR})*)|(?P<ask>(?i:ASK)))
+    {_WS}*(?:(?i:WHERE){_WS}*)?\{{{_WS}*
+    (?P<s>{_S_NODE}){_WS}+(?P<p>{_S_NODE}|a){_WS}+(?P<o>{_S_NODE}|{_S_LITERAL})
+    {_WS}*(?:\.{_WS}*)?\}}{_WS}*
+    (?:(?i:LIMIT){_WS}+(?P<l1>[0-9]+)(?:{_WS}+(?i:OFFSET){_WS}+(?P<o1>[0-9]+))?
+      |(?i:OFFSET){_WS}+(?P<o2>[0-9]+)(?:{_WS}+(?i:LIMIT){_WS}+(?P<l2>[0-9]+))?)?
+    {_WS}*""",
+    re.VERBOSE,
+)
+
+
+def _analyze_simple(query: str) -> QueryInfo | None:
+    """What `_analyze` finds, for a query `_SIMPLE` matches; None for any other."""
+    match = _SIMPLE.fullmatch(query)
+    if match is None:
+        return None
+    in_pattern = [match[k][1:] for k in ("s", "p", "o") if match[k][0] in "?$"]
+    if len(set(in_pattern)) != len(in_pattern):
+        return None  # the tokenizer decides (?s ?p ?s is no bounded pattern)
+    limit, offset = match["l1"] or match["l2"], match["o1"] or match["o2"]
+    pattern = SinglePattern(limit=int(limit) if limit else None, offset=int(offset or 0))
+    if match["ask"]:
+        return QueryInfo("ASK", pattern=pattern)
+    projected = match["vars"]
+    if projected == "*":
+        return QueryInfo("SELECT", star_order=tuple(dict.fromkeys(in_pattern)), pattern=pattern)
+    if not {v[1:] for v in projected.split()} <= set(in_pattern):
+        return None
+    return QueryInfo("SELECT", pattern=pattern)
+
+
 def _analyze(query: str) -> tuple[QueryInfo | None, str | None]:
     """(QueryInfo, None) for a query form, or (None, first keyword) when it is no query form."""
+    simple = _analyze_simple(query)
+    if simple is not None:
+        return simple, simple.form
+    return _analyze_tokens(query)
+
+
+def _analyze_tokens(query: str) -> tuple[QueryInfo | None, str | None]:
+    """`_analyze`, by the tokenizer: for every query."""
     tokens = tokenize(query)
     decoded = decode_escapes(query)
     _check_keywords(tokens)
