@@ -22,6 +22,9 @@ import time
 from collections import deque
 from typing import TextIO
 
+#: The line format of `mlkg serve`'s log (stderr).
+LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+
 
 class BufferedHandler(logging.Handler):
     """Formats records into a deque; a thread writes them to `stream` every `interval` seconds."""
@@ -59,11 +62,15 @@ class BufferedHandler(logging.Handler):
         except Exception:  # noqa: BLE001  (logging must never break a request)
             self.handleError(record)
             return
+        self.append(line)
+        if record.levelno >= logging.WARNING:
+            self.flush()
+
+    def append(self, line: str) -> None:
+        """Queue one formatted line (ending in a newline) for the next write."""
         if self._pid != os.getpid():
             self._start()
         self._lines.append(line)  # deque.append is thread-safe: no lock needed
-        if record.levelno >= logging.WARNING:
-            self.flush()
 
     def flush(self) -> None:
         """Write what has gathered, in order, in one write."""
@@ -78,3 +85,54 @@ class BufferedHandler(logging.Handler):
                 self.stream.flush()
             except (OSError, ValueError):  # a closed or broken stream: nothing more to do
                 pass
+
+
+class AccessLog:
+    """One access line per request, as ``logger.info("%s %s %s %.1fms", ...)`` would write it.
+
+    When the line would reach exactly one `BufferedHandler` (on the root logger, with the format
+    `mlkg serve` sets), it is formatted here and appended to that handler directly: the same bytes
+    without a LogRecord (most of logging's cost per line). Otherwise it goes through `logger`.
+    """
+
+    def __init__(self, name: str, fmt: str) -> None:
+        self.logger = logging.getLogger(name)
+        self.fmt = fmt
+        self._direct: BufferedHandler | None | bool = False  # False: not looked up yet
+        self._second = -1
+        self._stamp = ""
+
+    def _find(self) -> BufferedHandler | None:
+        logger, root = self.logger, logging.getLogger()
+        if logger.handlers or not logger.propagate or not logger.isEnabledFor(logging.INFO):
+            return None
+        if logger.filters or root.filters or len(root.handlers) != 1:
+            return None
+        handler = root.handlers[0]
+        if not isinstance(handler, BufferedHandler) or handler.filters or handler.level > logging.INFO:
+            return None
+        formatter = handler.formatter
+        if formatter is None or formatter._fmt != self.fmt or formatter.datefmt is not None:
+            return None
+        return handler
+
+    def __call__(self, method: str, path: str, status: int, millis: float) -> None:
+        direct = self._direct
+        if direct is False:
+            direct = self._direct = self._find()
+        if direct is None:
+            self.logger.info("%s %s %s %.1fms", method, path, status, millis)
+            return
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+            self._second = second
+        direct.append(
+            f"{self._stamp},{int((now - second) * 1000):03d} {os.getpid()} INFO {self.logger.name}: "
+            f"{method} {path} {status} {millis:.1f}ms\n"
+        )
+
+
+#: The access log of the web layer (`mlkg.access`): one line per request.
+ACCESS = AccessLog("mlkg.access", LOG_FORMAT)

@@ -224,7 +224,6 @@ def start_mlkg(
         "MLKG_VAR": str(var_dir),
         "MLKG_ANSWER_CACHE_MB": str(cache_mb),
         "MLKG_QUERY_TIMEOUT": "60",
-        "MLKG_RESULT_LIMIT": "100000",
     }
     started = time.perf_counter()
     process = subprocess.Popen(

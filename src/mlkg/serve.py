@@ -24,12 +24,11 @@ import sys
 from dataclasses import dataclass
 from functools import partial
 
-from mlkg._logbuffer import BufferedHandler
+from mlkg._logbuffer import LOG_FORMAT, BufferedHandler
 from mlkg.config import Settings
 
 log = logging.getLogger("mlkg.serve")
 
-LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 #: granian's own messages go where ours go (stderr, our format); stdout carries only the URL line.
 GRANIAN_LOGGING = {
     "formatters": {"mlkg": {"format": LOG_FORMAT}},

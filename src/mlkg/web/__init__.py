@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
 from flask import Flask, g, jsonify, request
 
+from mlkg._logbuffer import ACCESS
 from mlkg.config import Settings
 from mlkg.web.errors import handle_error
 
-log = logging.getLogger("mlkg.access")
+#: Set in the WSGI environ of requests the app makes to itself (not logged).
+INTERNAL = "mlkg.internal"
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
@@ -50,7 +51,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         _cors(response)
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        log.info("%s %s %s %.1fms", request.method, request.full_path.rstrip("?"), response.status_code, elapsed)
+        if not request.environ.get(INTERNAL):
+            ACCESS(request.method, request.full_path.rstrip("?"), response.status_code, elapsed)
         return response
 
     return app

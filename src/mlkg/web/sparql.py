@@ -7,15 +7,15 @@ No RDF logic here: `mlkg.sparql` analyses and refuses, the backend runs, `mlkg.s
 from __future__ import annotations
 
 import io
-import logging
 import time
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 from werkzeug.datastructures import CombinedMultiDict, MIMEAccept, MultiDict
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.http import parse_accept_header
 
+from mlkg._logbuffer import ACCESS
 from mlkg.errors import BadRequestError, ForbiddenQueryError, MlkgError, NotAcceptableError
 from mlkg.formats import FORMATS, OutputFormat
 from mlkg.sparql import analyze, check_graph_iri
@@ -242,7 +242,6 @@ def register(app: Flask) -> None:
 
 FAST_ERROR = "mlkg.sparql.error"
 _FAST_PARAMS = frozenset({"query", "format", "output", "default-graph-uri", "named-graph-uri"})
-_access_log = logging.getLogger("mlkg.access")
 
 
 class FastPath:
@@ -264,7 +263,11 @@ class FastPath:
 
     def _learn_headers(self) -> list[tuple[str, str]]:
         """The headers the app adds to a /sparql answer (security, CORS), learnt from one request."""
-        with self.app.test_request_context("/sparql", query_string={"query": "ASK {}"}):
+        from mlkg.web import INTERNAL
+
+        with self.app.test_request_context(
+            "/sparql", query_string={"query": "ASK {}"}, environ_base={INTERNAL: True}
+        ):
             response = self.app.process_response(self.app.make_response(Response(b"")))
         skip = {"content-type", "content-length", "vary"}
         return [(k, v) for k, v in response.headers.items() if k.lower() not in skip]
@@ -302,8 +305,7 @@ class FastPath:
             headers += [(TRUNCATED_HEADER, "true"), (LIMIT_HEADER, str(settings.result_limit))]
         start_response("200 OK", headers)
         query_string = environ.get("QUERY_STRING", "")
-        _access_log.info(
-            "%s %s %s %.1fms",
+        ACCESS(
             environ["REQUEST_METHOD"],
             path + ("?" + query_string if query_string else ""),
             200,
@@ -315,7 +317,11 @@ class FastPath:
         """(query, format, default graphs, named graphs), or None to leave the request to Flask."""
         method = environ.get("REQUEST_METHOD")
         try:
-            params = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+            query_string = environ.get("QUERY_STRING", "")
+            if query_string.startswith("query=") and "&" not in query_string and ";" not in query_string:
+                params = {"query": [unquote_plus(query_string[6:])]}  # what parse_qs gives, sooner
+            else:
+                params = parse_qs(query_string, keep_blank_values=True)
             if not params.keys() <= _FAST_PARAMS:
                 return None
             if method == "GET":
