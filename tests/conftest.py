@@ -48,7 +48,7 @@ def cli_runner() -> CliRunner:
 
 @pytest.fixture(scope="session")
 def live_server(built: Settings):
-    """The REAL production server (`mlkg serve --port 0`, waitress processes and query workers) on
+    """The REAL production server (`mlkg serve --port 0`, granian processes and query workers) on
     127.0.0.1 over the session's built store; yields its base URL ("http://127.0.0.1:PORT")."""
     from _live import LiveServer
 

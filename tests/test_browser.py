@@ -50,7 +50,7 @@ def test_browser_prerequisites() -> None:
 
 @pytest.fixture(scope="module")
 def server(live_server: str) -> str:
-    """The real production server (waitress processes, query workers) over the validated real data."""
+    """The real production server (granian processes, query workers) over the validated real data."""
     return live_server
 
 

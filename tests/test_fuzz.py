@@ -258,7 +258,7 @@ def test_the_live_server_survives_malformed_requests(hostile_var: Path) -> None:
         for raw in requests_to_send:
             answer = _raw(server.url, raw)
             if not answer and b"X-Big" in raw:
-                continue  # waitress may reset a connection whose headers pass its limit: nothing served
+                continue  # the server may reset a connection whose headers pass its limit: nothing served
             status_line = answer.split(b"\r\n", 1)[0]
             assert status_line.startswith(b"HTTP/1."), (raw[:60], answer[:200])
             code = int(status_line.split()[1])

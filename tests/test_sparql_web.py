@@ -260,6 +260,21 @@ def test_request_body_limit(url: str) -> None:
         ),
         413,
     )
+    # a chunked body (no Content-Length): refused past the limit, never cut and run
+    chunks = (part.encode() for part in [big[:10_000], big[10_000:20_000], big[20_000:]])
+    assert_problem(
+        requests.post(
+            url, data=chunks, timeout=10, headers={"Content-Type": "application/sparql-query"}
+        ),
+        413,
+    )
+    small = requests.post(
+        url,
+        data=(part for part in [b"ASK { ?s ?p ", b"?o }"]),
+        timeout=10,
+        headers={"Content-Type": "application/sparql-query", "Accept": "application/sparql-results+json"},
+    )
+    assert small.status_code == 200 and small.json()["boolean"] is True
 
 
 def test_errors_are_html_for_browsers(url: str) -> None:

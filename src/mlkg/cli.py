@@ -183,7 +183,7 @@ def export(ctx: click.Context, format_name: str | None, output: Path | None, no_
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, processes: int, threads: int | None, workers: int | None,
           timeout: float | None, result_limit: int | None, max_body: int | None, store_url: str | None) -> None:
-    """Run the production server (waitress processes; prints the URL it listens on)."""
+    """Run the production server (granian processes; prints the URL it listens on)."""
     from mlkg.serve import ServeOptions, serve as run_server
 
     settings = _settings(ctx)

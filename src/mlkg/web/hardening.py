@@ -1,5 +1,6 @@
-"""Hardening applied to the whole app: fair-use limits (see `mlkg.fairuse`) on every request, and
-bidirectional-text controls made visible in every template.
+"""Hardening applied to the whole app: fair-use limits (see `mlkg.fairuse`) on every request, the
+body limit for bodies without a length, and bidirectional-text controls made visible in every
+template.
 
 A label such as ``"safe\\u202Egnp.exe"`` would show as ``safeexe.png`` (the RIGHT-TO-LEFT OVERRIDE
 reverses what follows) and can spill into the text around it. Every ``{{ value }}`` in a template
@@ -9,6 +10,7 @@ escaping (autoescape) happens after, as before.
 
 from __future__ import annotations
 
+import io
 import re
 import time
 
@@ -91,6 +93,38 @@ class FairUseMiddleware:
         return response(environ, start_response)
 
 
+class BodyLimit:
+    """WSGI middleware: a body sent without a Content-Length (``Transfer-Encoding: chunked``) is
+    read here, at most `max_body` bytes; a longer one is refused with 413, a shorter one goes on with
+    its Content-Length set. (Flask's own limit needs a Content-Length: past it, werkzeug would stop
+    reading a chunked body at the limit without a word, and the app would run what it got.)"""
+
+    def __init__(self, wsgi_app, app: Flask, max_body: int) -> None:
+        self.wsgi_app, self.app, self.max_body = wsgi_app, app, max_body
+
+    def __call__(self, environ, start_response):
+        if environ.get("CONTENT_LENGTH") or "chunked" not in environ.get(
+            "HTTP_TRANSFER_ENCODING", ""
+        ).lower():
+            return self.wsgi_app(environ, start_response)
+        body = environ["wsgi.input"].read(self.max_body + 1)
+        if len(body) > self.max_body:
+            from werkzeug.exceptions import RequestEntityTooLarge
+
+            from mlkg.web.errors import handle_error
+
+            error = RequestEntityTooLarge(
+                f"The request body is larger than the {self.max_body:,} bytes this server accepts."
+            )
+            with self.app.request_context(environ):
+                response = self.app.process_response(self.app.make_response(handle_error(error)))
+            response.headers["Connection"] = "close"  # the rest of the body is never read
+            return response(environ, start_response)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        return self.wsgi_app(environ, start_response)
+
+
 class _Counted(ClosingIterator):
     """The answer's body; the request counts out when the body has been sent or is closed, whichever
     comes first (a server must call close(), but a client that reads it all is done either way)."""
@@ -113,5 +147,7 @@ def install(app: Flask, limits: Limits | None = None) -> None:
     limits = limits or app.config.get("FAIR_USE") or Limits.from_env()
     fair = FairUse(limits)
     app.extensions["mlkg"]["fair_use"] = fair
+    max_body = app.extensions["mlkg"]["settings"].max_body
+    app.wsgi_app = BodyLimit(app.wsgi_app, app, max_body)  # type: ignore[method-assign]
     if limits.active:
         app.wsgi_app = FairUseMiddleware(app.wsgi_app, app, fair)  # type: ignore[method-assign]
