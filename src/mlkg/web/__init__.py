@@ -58,6 +58,25 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def preload(settings: Settings) -> None:
+    """Import every module `create_app` uses and parse the canned queries, once, in a process that
+    then forks server processes (so that each does not do it again on the same two cores)."""
+    import mlkg.build  # noqa: F401
+    import mlkg.web.entities  # noqa: F401
+    import mlkg.web.exports  # noqa: F401
+    import mlkg.web.hardening  # noqa: F401
+    import mlkg.web.pagecache  # noqa: F401
+    import mlkg.web.reload  # noqa: F401
+    import mlkg.web.search  # noqa: F401
+    import mlkg.web.sparql  # noqa: F401
+    import mlkg.web.ui  # noqa: F401
+    from mlkg.queries import load_catalogue
+    from mlkg.web import queries  # noqa: F401
+
+    if settings.queries_dir.is_dir():
+        load_catalogue(settings.queries_dir)
+
+
 def _register_blueprints(app: Flask) -> None:
     """Register each feature's blueprint (each module owns its routes)."""
     # Blueprint modules add themselves here, one line each.
