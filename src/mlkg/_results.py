@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from xml.sax.saxutils import escape as _xml_escape
 
 import pyoxigraph as ox
 
@@ -25,6 +24,14 @@ RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 _XML_HEAD = '<?xml version="1.0"?><sparql xmlns="http://www.w3.org/2005/sparql-results#">'
 _XML_ATTR = {'"': "&quot;"}
 _XML_TEXT = {'"': "&quot;"}
+def _xml_escape(text: str, entities: dict[str, str] | None = None) -> str:
+    """`xml.sax.saxutils.escape` (which imports urllib.request: a query worker starts faster)."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for char, entity in (entities or {}).items():
+        text = text.replace(char, entity)
+    return text
+
+
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 _DECIMAL = re.compile(r"^[+-]?[0-9]*\.[0-9]+$")

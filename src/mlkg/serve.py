@@ -70,9 +70,10 @@ def ensure_store(settings: Settings, *, echo=print) -> str:
 
 def stale_files(settings: Settings, store_dir) -> list[str]:
     """Data and ontology files modified after the store in `store_dir` was built."""
-    from mlkg.build import load_meta
-
-    built_at = load_meta(store_dir).built_at
+    try:  # meta.json directly: importing the build pipeline costs start time
+        built_at = float(json.loads((store_dir / "meta.json").read_text(encoding="utf-8"))["built_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # check_store has said what is wrong with it
     folders = [settings.ontology_dir, *settings.data_dirs]
     return sorted(str(p) for folder in folders for p in folder.glob("*.ttl") if p.stat().st_mtime > built_at)
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pyshacl import validate as shacl_validate
 from rdflib import RDF, BNode, Graph, Node, URIRef
 from rdflib.namespace import SH
-from rdflib.plugins.sparql import prepareQuery
 
 from mlkg.provenance import SpanProblem
 
@@ -51,6 +49,8 @@ class _PreparedQueryGraph(Graph):
         if isinstance(query_object, str) and processor == "sparql" and initNs is None:
             prepared = _PREPARED.get(query_object)
             if prepared is None:
+                from rdflib.plugins.sparql import prepareQuery
+
                 try:
                     prepared = prepareQuery(query_object)
                 except Exception:  # e.g. a prefix only the graph binds: the graph parses it
@@ -97,6 +97,8 @@ def validate_graph(data: Graph, shapes: Graph, ontology: Graph | None = None,
     `data` is not modified. Results that several shapes report alike (a shared property shape
     reached through a class and its superclass) are listed once.
     """
+    from pyshacl import validate as shacl_validate  # here: `mlkg serve` imports this module, not pySHACL
+
     graph = _PreparedQueryGraph()
     for prefix, namespace in data.namespaces():
         graph.bind(prefix, namespace, override=True, replace=True)
