@@ -265,33 +265,35 @@ def test_runaway_query_is_killed_at_the_limit_and_the_pool_keeps_serving(
 
 
 @pytest.fixture(scope="module")
-def inline(store_dir: Path):
-    backend = PooledBackend(
-        store_dir, workers=1, timeout=1.5, limit=50, base_iri="https://w3id.org/mlkg/",
-        cache=False, inline_rows=50,
-    )
-    yield backend
-    backend.close()
+def one_worker(store_dir: Path):
+    """Backends of one worker and no answer cache, by (row cap, inline_rows); closed at the end."""
+    made: list[PooledBackend] = []
+
+    def make(limit: int, inline_rows: int) -> PooledBackend:
+        made.append(PooledBackend(store_dir, workers=1, timeout=1.5, limit=limit,
+                                  base_iri="https://w3id.org/mlkg/", cache=False,
+                                  inline_rows=inline_rows))
+        return made[-1]
+
+    yield make
+    for backend in made:
+        backend.close()
 
 
 @pytest.fixture(scope="module")
-def inline_wide(store_dir: Path):
+def inline(one_worker) -> PooledBackend:
+    return one_worker(50, 50)
+
+
+@pytest.fixture(scope="module")
+def inline_wide(one_worker) -> PooledBackend:
     """Inline answers under a cap of 10,000 rows: written by the engine in one call."""
-    backend = PooledBackend(
-        store_dir, workers=1, timeout=1.5, limit=10_000, base_iri="https://w3id.org/mlkg/",
-        cache=False, inline_rows=10_000,
-    )
-    yield backend
-    backend.close()
+    return one_worker(10_000, 10_000)
 
 
 @pytest.fixture(scope="module")
-def pooled_wide(store_dir: Path):
-    backend = PooledBackend(
-        store_dir, workers=1, timeout=1.5, limit=10_000, base_iri="https://w3id.org/mlkg/", cache=False
-    )
-    yield backend
-    backend.close()
+def pooled_wide(one_worker) -> PooledBackend:
+    return one_worker(10_000, 0)
 
 
 BOUNDED = [
