@@ -95,3 +95,42 @@ def test_access_lines_go_through_logging_under_any_other_configuration() -> None
         assert access._direct is None and stream.getvalue() == "POST /sparql 400 3.0ms\n"
     finally:
         logger.removeHandler(handler)
+
+
+def test_a_forked_child_writes_its_own_lines_even_if_the_parent_was_writing() -> None:
+    """A fork while the parent's writer holds its lock must not leave the child's log stuck."""
+    read_end, write_end = os.pipe()
+    handler = BufferedHandler(os.fdopen(os.dup(write_end), "w"), interval=0.05)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("mlkg.test.fork")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("from the parent, before the fork")
+        with handler._write_lock:  # as if the writer thread were writing when the fork happens
+            pid = os.fork()
+            if pid == 0:  # the child: log, write at once, exit
+                try:
+                    logger.warning("from the child")
+                finally:
+                    os._exit(0)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.02)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            raise AssertionError("the child's log stayed stuck on the parent's lock")
+        assert os.waitstatus_to_exitcode(status) == 0
+        handler.flush()
+        os.close(write_end)
+        written = os.read(read_end, 65536).decode().splitlines()
+        assert written.count("from the child") == 1
+        assert written.count("from the parent, before the fork") == 1  # written once, by the parent
+    finally:
+        logger.removeHandler(handler)
+        os.close(read_end)

@@ -33,15 +33,26 @@ class BufferedHandler(logging.Handler):
         super().__init__()
         self.stream = stream if stream is not None else sys.stderr
         self.interval = interval
-        self._lines: deque[str] = deque()
-        self._pid: int | None = None
-        self._write_lock = threading.Lock()
+        self._lines: deque[str]
+        self._pid: int | None
+        self._forget()
         atexit.register(self.flush)
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        """A fresh buffer and fresh locks (in a forked child: the parent writes its own lines, and
+        a lock the parent's writer thread held at the fork would stay held forever)."""
+        self._lines = deque()
+        self._pid = None
+        self._write_lock = threading.Lock()
+        self._start_lock = threading.Lock()
 
     def _start(self) -> None:
-        """The writer thread of this process (again after a fork)."""
-        self._pid = os.getpid()
-        self._lines = deque()
+        """The writer thread of this process (after a fork, the child's own)."""
+        with self._start_lock:
+            if self._pid == os.getpid():
+                return  # another thread of this process started it first
+            self._pid = os.getpid()
         thread = threading.Thread(target=self._run, name="mlkg-log-writer", daemon=True)
         thread.start()
         try:  # a server process started by multiprocessing skips atexit: flush at its exit too
