@@ -179,7 +179,7 @@ def _granian_server(settings: Settings, options: ServeOptions, sock: socket.sock
         http=HTTPModes.http1,
         http1_settings=HTTP1Settings(header_read_timeout=int(options.header_timeout * 1000)),
         websockets=False,
-        log_level=LogLevels.warning,
+        log_level=LogLevels.error,  # not its advice against more threads than cores: ours mostly wait
         log_dictconfig=GRANIAN_LOGGING,
         respawn_failed_workers=True,
         workers_kill_timeout=max(5, int(2 * (settings.query_timeout or 10))),
