@@ -335,6 +335,24 @@ def test_bounded_answers_written_by_the_engine_match_the_workers(
     assert inline_wide.inline_answers > 0 and not ours.truncated
 
 
+def test_a_small_bounded_answer_is_written_by_the_engine_in_one_call(
+    inline_wide: PooledBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not row by row: the row-by-row writer (`engine.execute`) is never called for it."""
+    from mlkg import engine
+
+    def row_by_row(*_: object) -> None:
+        raise AssertionError("execute_bounded fell back to execute")
+
+    monkeypatch.setattr(engine, "execute", row_by_row)
+    answers = inline_wide.inline_answers
+    body = inline_wide.run("SELECT ?p ?o WHERE { <role/ml-engineer> ?p ?o }", result_format="json").body
+    assert inline_wide.inline_answers == answers + 1
+    assert {b["p"]["value"] for b in _bindings(body)} >= {
+        "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+    }
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -1,5 +1,6 @@
-"""Process helpers for tests and the benchmark (Linux /proc): ports a process listens on, its
-descendants and their CPU time, and an Oxigraph server run on 127.0.0.1 with an OS-picked port."""
+"""Process helpers for `mlkg serve`, tests and the benchmark (Linux /proc): ports a process listens
+on, its children and descendants and their CPU time, and an Oxigraph server run on 127.0.0.1 with an
+OS-picked port."""
 
 from __future__ import annotations
 
@@ -64,17 +65,27 @@ def _stat(pid: int) -> list[str] | None:
     return text[text.rindex(")") + 2 :].split()
 
 
-def descendants(pid: int) -> list[int]:
-    """All live descendants of `pid`."""
+def _children_by_parent() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             fields = _stat(int(entry))
             if fields:
                 children.setdefault(int(fields[1]), []).append(int(entry))
+    return children
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of `pid`."""
+    return _children_by_parent().get(pid, [])
+
+
+def descendants(pid: int) -> list[int]:
+    """All live descendants of `pid`."""
+    by_parent = _children_by_parent()
     found, todo = [], [pid]
     while todo:
-        for child in children.get(todo.pop(), []):
+        for child in by_parent.get(todo.pop(), []):
             found.append(child)
             todo.append(child)
     return found

@@ -143,6 +143,8 @@ def _granian_server(settings: Settings, options: ServeOptions, sock: socket.sock
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
+    from mlkg._procs import children
+
     class Server(Granian):  # type: ignore[misc,valid-type]
         main_pid = os.getpid()
 
@@ -163,7 +165,7 @@ def _granian_server(settings: Settings, options: ServeOptions, sock: socket.sock
             """SIGHUP: each server process re-reads `var/current` (no restart, no lost request)."""
             if os.getpid() != self.main_pid:
                 return  # a server process that has not installed its own handler yet
-            for pid in _children(self.main_pid):
+            for pid in children(self.main_pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGHUP)
 
@@ -184,22 +186,6 @@ def _granian_server(settings: Settings, options: ServeOptions, sock: socket.sock
         respawn_failed_workers=True,
         workers_kill_timeout=max(5, int(2 * (settings.query_timeout or 10))),
     )
-
-
-def _children(pid: int) -> list[int]:
-    """The live child processes of `pid` (from /proc)."""
-    children = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(entry))
-    return children
 
 
 def pid_dir(settings: Settings):

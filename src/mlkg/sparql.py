@@ -215,7 +215,8 @@ def _check_keywords(tokens: list[Token]) -> None:
 
 # A strict subset of the bounded shape (`mlkg.bounded`), as one regular expression over the whole
 # text: ASCII names, no comments, no escapes, no FROM, a space between the three terms. A query it
-# matches holds no keyword but SELECT/ASK, WHERE, LIMIT and OFFSET, so it passes every check below;
+# matches holds no keyword but PREFIX, BASE, SELECT or ASK, WHERE, LIMIT and OFFSET, so it passes
+# every check below;
 # `_analyze` then reads it in one match instead of tokenizing it. Anything else takes the tokenizer.
 _WS = r"[ \t\r\n]"
 _S_IRI = r'<[^<>"{}|^`\\\x00-\x20]*>'
@@ -254,7 +255,7 @@ def _analyze_simple(query: str) -> QueryInfo | None:
         return QueryInfo("ASK", pattern=pattern)
     projected = match["vars"]
     if projected == "*":
-        return QueryInfo("SELECT", star_order=tuple(dict.fromkeys(in_pattern)), pattern=pattern)
+        return QueryInfo("SELECT", star_order=tuple(in_pattern), pattern=pattern)
     if not {v[1:] for v in projected.split()} <= set(in_pattern):
         return None
     return QueryInfo("SELECT", pattern=pattern)

@@ -82,15 +82,22 @@ class FairUseMiddleware:
         return _Counted(body, leave)
 
     def _refuse(self, environ, start_response, refused: Refused):
-        from mlkg.web.errors import handle_error
-
         error = TooManyRequestsError(
             f"Too many requests: {refused.reason}. Try again in {refused.retry_after} s.",
             retry_after=refused.retry_after,
         )
-        with self.app.request_context(environ):
-            response = self.app.process_response(self.app.make_response(handle_error(error)))
-        return response(environ, start_response)
+        return _answer_error(self.app, error, environ, start_response)
+
+
+def _answer_error(app: Flask, error: Exception, environ, start_response, **headers: str):
+    """Answer `error` from a middleware, as the app's one error handler renders it (problem JSON or
+    the HTML page, with every security header)."""
+    from mlkg.web.errors import handle_error
+
+    with app.request_context(environ):
+        response = app.process_response(app.make_response(handle_error(error)))
+    response.headers.update(headers)
+    return response(environ, start_response)
 
 
 class BodyLimit:
@@ -111,15 +118,10 @@ class BodyLimit:
         if len(body) > self.max_body:
             from werkzeug.exceptions import RequestEntityTooLarge
 
-            from mlkg.web.errors import handle_error
-
             error = RequestEntityTooLarge(
                 f"The request body is larger than the {self.max_body:,} bytes this server accepts."
-            )
-            with self.app.request_context(environ):
-                response = self.app.process_response(self.app.make_response(handle_error(error)))
-            response.headers["Connection"] = "close"  # the rest of the body is never read
-            return response(environ, start_response)
+            )  # and the rest of the body is never read: the connection closes
+            return _answer_error(self.app, error, environ, start_response, Connection="close")
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         return self.wsgi_app(environ, start_response)

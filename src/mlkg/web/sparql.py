@@ -318,7 +318,7 @@ class FastPath:
         method = environ.get("REQUEST_METHOD")
         try:
             query_string = environ.get("QUERY_STRING", "")
-            if query_string.startswith("query=") and "&" not in query_string and ";" not in query_string:
+            if query_string.startswith("query=") and "&" not in query_string:
                 params = {"query": [unquote_plus(query_string[6:])]}  # what parse_qs gives, sooner
             else:
                 params = parse_qs(query_string, keep_blank_values=True)
