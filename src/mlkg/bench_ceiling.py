@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from urllib.parse import unquote_plus
 
@@ -52,10 +53,12 @@ def app(environ, start_response):
     return [body]
 
 
-def _mlkg_headers() -> list[tuple[str, str]]:
+@cache
+def _mlkg_headers() -> tuple[tuple[str, str], ...]:
+    """Built once per process (importing mlkg.web imports Flask)."""
     from mlkg.web import CSP
 
-    return [
+    return (
         ("Vary", "Accept"),
         ("Content-Security-Policy", CSP),
         ("X-Content-Type-Options", "nosniff"),
@@ -63,7 +66,7 @@ def _mlkg_headers() -> list[tuple[str, str]]:
         ("Referrer-Policy", "no-referrer"),
         ("Access-Control-Allow-Origin", "*"),
         ("Access-Control-Expose-Headers", "MLKG-Truncated, X-SPARQL-MaxRows, Retry-After"),
-    ]
+    )
 
 
 def app_with_headers(environ, start_response):
@@ -142,7 +145,11 @@ def start(server: Server, var: Path, store_dir: Path) -> tuple[subprocess.Popen,
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/sparql"
-    bench._wait_answer(url, timeout=60)
+    try:
+        bench._wait_answer(url, timeout=60)
+    except RuntimeError:
+        bench.stop(process)  # never answered: do not leave it running
+        raise
     return process, url
 
 
