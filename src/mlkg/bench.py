@@ -253,7 +253,11 @@ def start_mlkg(
         process.kill()
         raise RuntimeError("mlkg serve exited before printing the URL it serves on")
     url = base + "/sparql"
-    _wait_answer(url)
+    try:
+        _wait_answer(url)
+    except RuntimeError:
+        stop(process)  # never answered: do not leave it running
+        raise
     return process, url, time.perf_counter() - started
 
 

@@ -55,18 +55,10 @@ def app(environ, start_response):
 
 @cache
 def _mlkg_headers() -> tuple[tuple[str, str], ...]:
-    """Built once per process (importing mlkg.web imports Flask)."""
-    from mlkg.web import CSP
+    """mlkg's headers on a /sparql answer, read once per process (importing mlkg.web imports Flask)."""
+    from mlkg.web import HEADERS
 
-    return (
-        ("Vary", "Accept"),
-        ("Content-Security-Policy", CSP),
-        ("X-Content-Type-Options", "nosniff"),
-        ("X-Frame-Options", "DENY"),
-        ("Referrer-Policy", "no-referrer"),
-        ("Access-Control-Allow-Origin", "*"),
-        ("Access-Control-Expose-Headers", "MLKG-Truncated, X-SPARQL-MaxRows, Retry-After"),
-    )
+    return (("Vary", "Accept"), *HEADERS)
 
 
 def app_with_headers(environ, start_response):

@@ -17,6 +17,16 @@ INTERNAL = "mlkg.internal"
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
+#: Security and CORS headers on every answer (a handler may set its own value first).
+HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Expose-Headers", "MLKG-Truncated, X-SPARQL-MaxRows, Retry-After"),
+)
+
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. `test_config` may hold Flask keys and `SETTINGS` (a Settings or a dict of overrides)."""
@@ -45,10 +55,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.after_request
     def _finish(response):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        for name, value in HEADERS:
+            response.headers.setdefault(name, value)
         _cors(response)
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         if not request.environ.get(INTERNAL):
@@ -90,9 +98,8 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _cors(response) -> None:
-    """Let pages on any origin GET and POST (the API is public and read-only)."""
-    response.headers.setdefault("Access-Control-Allow-Origin", "*")
-    response.headers.setdefault("Access-Control-Expose-Headers", "MLKG-Truncated, X-SPARQL-MaxRows, Retry-After")
+    """Let pages on any origin GET and POST (the API is public and read-only; the origin and
+    exposed headers are in `HEADERS`): answer a preflight."""
     if request.method == "OPTIONS":
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Accept, Content-Type"
