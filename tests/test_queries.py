@@ -150,6 +150,12 @@ def test_bad_parameter_names(variable, message):
     ("text", "line", "message"),
     [
         ("#+ summary: [unclosed\nSELECT * WHERE { ?s ?p ?o }\n", 1, "bad YAML"),
+        (  # the header loader is a safe one: no Python objects from a query file
+            ("#+ summary: ok\n#+ tags: !!python/object/apply:os.getcwd []\n"
+             "SELECT * WHERE { ?s ?p ?o }\n"),
+            2,
+            "bad YAML",
+        ),
         (
             "#+ summary: ok\n#+ tags: [a]\n#+ endpoint: http://x\nSELECT * WHERE { ?s ?p ?o }\n",
             3,

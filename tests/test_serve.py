@@ -3,7 +3,12 @@ one log line per request, several server processes, and a clean stop of every pr
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,7 +16,7 @@ import pytest
 import requests
 from _live import LiveServer
 
-from mlkg._procs import descendants
+from mlkg._procs import descendants, read_serve_url
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,8 +87,10 @@ def test_processes_share_the_port_and_stop_together(project: Path) -> None:
     try:
         assert live.process is not None
         parent = live.process.pid
-        family = descendants(parent)
-        # 2 server processes, each with 2 query workers.
+        # 2 server processes, each with 2 query workers (the second starts after the first)
+        deadline = time.monotonic() + 20
+        while len(family := descendants(parent)) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert len(family) == 6
         assert all(
             requests.get(f"{live.url}/health", timeout=10).status_code == 200 for _ in range(5)
@@ -94,6 +101,42 @@ def test_processes_share_the_port_and_stop_together(project: Path) -> None:
     while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in family):
         time.sleep(0.05)
     assert not [pid for pid in family if Path(f"/proc/{pid}").exists()]
+
+
+def test_a_stop_while_the_server_processes_start_ends_every_process_at_once(
+    project: Path,
+) -> None:
+    """SIGTERM as soon as the URL line is out, while the server processes are still building their
+    app: the supervisor and all it started end within seconds, and none is left serving."""
+    env = {
+        **os.environ,
+        "MLKG_HOME": str(project),
+        "MLKG_SOURCES": str(project / "no-sources"),
+        "MLKG_VAR": str(project / "var"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlkg", "serve", "--host", "127.0.0.1", "--port", "0",
+         "--processes", "2", "--workers", "2"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        start_new_session=True,
+    )
+    try:
+        assert read_serve_url(process.stdout, time.monotonic() + 60)
+        family = descendants(process.pid)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+        assert time.monotonic() - started < 5  # not granian's kill timeout (20 s here)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in family):
+            time.sleep(0.05)
+        assert not [pid for pid in family if Path(f"/proc/{pid}").exists()]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+        if process.stdout:
+            process.stdout.close()
 
 
 def test_stale_files_lists_data_changed_after_the_build(tmp_path) -> None:

@@ -161,6 +161,16 @@ def _granian_server(settings: Settings, options: ServeOptions, sock: socket.sock
         def _drop_shared_socket(self) -> None:
             self._sso = None  # ours: closed by serve()
 
+        def signal_handler_interrupt(self, *args: object, **kwargs: object) -> None:
+            """SIGTERM/SIGINT. In a server process that has not installed its own handlers yet (it
+            is still starting), these are the supervisor's, inherited through the fork, and would
+            swallow the stop: the process would then serve on until the supervisor killed it
+            after `workers_kill_timeout`, or for good if the supervisor was killed first. Such a
+            process has nothing to finish, so it ends at once (its query workers end with it)."""
+            if os.getpid() != self.main_pid:
+                os._exit(0)
+            super().signal_handler_interrupt(*args, **kwargs)
+
         def signal_handler_reload(self, *args: object, **kwargs: object) -> None:
             """SIGHUP: each server process re-reads `var/current` (no restart, no lost request)."""
             if os.getpid() != self.main_pid:

@@ -122,7 +122,12 @@ class PoolError(Exception):
 
 
 class WorkerPool:
-    """`size` worker processes over the store at `store_dir`; `run` sends one request to a free one."""
+    """`size` worker processes over the store at `store_dir`; `run` sends one request to a free one.
+
+    The constructor returns once the first worker is ready (or raises PoolError if it cannot open
+    the store); the others start after it, so that a server answers sooner after it is started, and
+    join as they become ready (a request that finds none free waits for one, as under load).
+    """
 
     def __init__(self, store_dir: Path | str, size: int = 2) -> None:
         if size < 1:
@@ -139,10 +144,11 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._closed = False
         self.killed = 0
-        workers = [self._start() for _ in range(size)]
-        for worker in workers:
-            self._ready(worker)
-            self._idle.put(worker)
+        first = self._start()  # serve once one worker is up; the rest start after it, meanwhile
+        self._ready(first)
+        self._idle.put(first)
+        for _ in range(size - 1):
+            self._add_in_background()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -219,6 +225,11 @@ class WorkerPool:
     def _replace(self, worker: _Worker) -> None:
         """Kill `worker` and start another in the background."""
         self._discard(worker)
+        self._add_in_background()
+
+    def _add_in_background(self) -> None:
+        """Start one more worker from a thread; it joins the idle ones once it is ready (a worker
+        that cannot start is logged: the pool goes on with those it has)."""
         if self._closed:
             return
 
@@ -228,14 +239,14 @@ class WorkerPool:
                 self._ready(fresh)
             except PoolError as exc:
                 if not self._closed:
-                    log.error("could not replace a query worker: %s", exc.detail)
+                    log.error("could not start a query worker: %s", exc.detail)
                 return
             if self._closed:
                 self._discard(fresh)
             else:
                 self._idle.put(fresh)
 
-        threading.Thread(target=start, name="mlkg-worker-replace", daemon=True).start()
+        threading.Thread(target=start, name="mlkg-worker-start", daemon=True).start()
 
     def close(self) -> None:
         """Stop every worker."""
@@ -245,6 +256,11 @@ class WorkerPool:
         for worker in workers:
             self._discard(worker)
         self._spawn_requests.put(None)
+
+    @property
+    def idle(self) -> int:
+        """How many workers are ready and free now."""
+        return self._idle.qsize()
 
     @property
     def pids(self) -> list[int]:

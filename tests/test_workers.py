@@ -1,0 +1,77 @@
+"""The query worker pool: it serves once its first worker is ready, and the others join after."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from _live import build_from_files
+
+from mlkg.engine import Request
+from mlkg.workers import PoolError, WorkerPool
+
+TESTS = Path(__file__).parent
+FIXTURE = TESTS / "data" / "sparql" / "fixture.ttl"
+GRAPH = "https://w3id.org/mlkg/graph/test/fixture"
+ASK = Request(query="ASK { ?s ?p ?o }", result_format="json")
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    var = tmp_path_factory.mktemp("var")
+    build_from_files(var, {GRAPH: FIXTURE})
+    return (var / "current").resolve()
+
+
+def _wait(condition, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_the_pool_answers_once_one_worker_is_ready_and_the_others_join(store_dir: Path) -> None:
+    pool = WorkerPool(store_dir, 3)
+    try:
+        assert pool.idle >= 1  # the first worker is ready when the constructor returns
+        assert b"true" in pool.run(ASK, 10).body
+        assert _wait(lambda: pool.idle == 3)  # the other two, started after it
+        assert len(pool.pids) == 3
+    finally:
+        pool.close()
+
+
+class _OnlyFirstOpens(WorkerPool):
+    """Every worker after the first is pointed at a folder with no store."""
+
+    started = 0
+
+    def _popen(self):
+        self.started += 1
+        if self.started > 1:
+            self.store_dir = str(Path(self.store_dir) / "missing")
+        return super()._popen()
+
+
+def test_a_worker_that_cannot_start_later_is_logged_and_the_pool_goes_on(
+    store_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="mlkg.workers")
+    pool = _OnlyFirstOpens(store_dir, 2)
+    try:
+        assert _wait(lambda: "could not start a query worker" in caplog.text)
+        assert "cannot open the store" in caplog.text
+        assert pool.idle == 1 and len(pool.pids) == 1
+        assert b"true" in pool.run(ASK, 10).body
+    finally:
+        pool.close()
+
+
+def test_a_first_worker_that_cannot_open_the_store_fails_the_pool(tmp_path: Path) -> None:
+    with pytest.raises(PoolError) as caught:
+        WorkerPool(tmp_path / "nothing-here", 2)
+    assert "cannot open the store" in caught.value.detail
