@@ -53,6 +53,16 @@ def build_from_files(
     return meta
 
 
+def wait_for(predicate, timeout: float = 20.0, step: float = 0.05) -> bool:
+    """True as soon as `predicate()` is true, False if it is not within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
+
+
 def _stop_with_parent() -> None:
     """In the server process before exec: get SIGTERM if the test process dies (Linux)."""
     import ctypes

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from _live import ROOT, LiveServer, build_from_files
+from _live import ROOT, LiveServer, build_from_files, wait_for
 
 from mlkg.build import StoreMeta, install_store
 from mlkg.config import Settings
@@ -52,15 +52,6 @@ def _ask(url: str, query: str) -> bool:
     return reply.json()["boolean"]
 
 
-def _wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def _load(url: str, stop: threading.Event, failures: list, counts: list, limit: int = 3000) -> None:
     """One client: SPARQL, health and search requests until `stop` (at most `limit`)."""
     paths = [
@@ -95,16 +86,16 @@ def test_a_rebuilt_store_is_swapped_in_under_load_without_a_failed_request(tmp_p
         for client in clients:
             client.start()
         try:
-            assert _wait_for(lambda: len(counts) >= 100)
+            assert wait_for(lambda: len(counts) >= 100)
             second = _install(var, ["one", "two"])
             assert second.id != first.id
             result = subprocess.run([sys.executable, "-m", "mlkg", "reload"], check=False, cwd=ROOT, capture_output=True,
                                     text=True, env={**os.environ, "MLKG_VAR": str(var)}, timeout=30)
             assert result.returncode == 0, result.stderr
             assert "asked 1 server" in result.stdout
-            assert _wait_for(lambda: all(_ask(server.url, ASK_TWO) for _ in range(6)))
+            assert wait_for(lambda: all(_ask(server.url, ASK_TWO) for _ in range(6)))
             before = len(counts)
-            assert _wait_for(lambda: len(counts) >= before + 100)  # load continues on the new store
+            assert wait_for(lambda: len(counts) >= before + 100)  # load continues on the new store
         finally:
             stop.set()
             for client in clients:
@@ -122,7 +113,7 @@ def test_the_server_notices_a_new_store_without_being_told(tmp_path: Path) -> No
     with LiveServer(var, args=("--processes", "1", "--workers", "1")) as server:
         assert not _ask(server.url, ASK_TWO)
         _install(var, ["one", "two"])
-        assert _wait_for(lambda: _ask(server.url, ASK_TWO))
+        assert wait_for(lambda: _ask(server.url, ASK_TWO))
 
 
 def test_a_corrupt_new_store_is_refused_and_the_old_one_keeps_serving(tmp_path: Path) -> None:
@@ -137,7 +128,7 @@ def test_a_corrupt_new_store_is_refused_and_the_old_one_keeps_serving(tmp_path: 
         os.symlink(Path("stores") / "broken", link)
         os.replace(link, var / "current")
         server.process.send_signal(signal.SIGHUP)
-        assert _wait_for(lambda: "reload failed" in server.read_log())
+        assert wait_for(lambda: "reload failed" in server.read_log())
         log = server.read_log()
         assert "cannot open the new store" in log and str(broken) in log
         for _ in range(10):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from _live import LiveServer
+from _live import LiveServer, wait_for
 
 from mlkg._procs import descendants, read_serve_url
 
@@ -88,9 +88,8 @@ def test_processes_share_the_port_and_stop_together(project: Path) -> None:
         assert live.process is not None
         parent = live.process.pid
         # 2 server processes, each with 2 query workers (the second starts after the first)
-        deadline = time.monotonic() + 20
-        while len(family := descendants(parent)) < 6 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: len(descendants(parent)) >= 6)
+        family = descendants(parent)
         assert len(family) == 6
         assert all(
             requests.get(f"{live.url}/health", timeout=10).status_code == 200 for _ in range(5)
@@ -127,9 +126,7 @@ def test_a_stop_while_the_server_processes_start_ends_every_process_at_once(
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
         assert time.monotonic() - started < 5  # not granian's kill timeout (20 s here)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in family):
-            time.sleep(0.05)
+        wait_for(lambda: not any(Path(f"/proc/{p}").exists() for p in family), timeout=5)
         assert not [pid for pid in family if Path(f"/proc/{pid}").exists()]
     finally:
         with contextlib.suppress(ProcessLookupError):

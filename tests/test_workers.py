@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import pytest
-from _live import build_from_files
+from _live import build_from_files, wait_for
 
 from mlkg.engine import Request
 from mlkg.workers import PoolError, WorkerPool
@@ -25,21 +24,13 @@ def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return (var / "current").resolve()
 
 
-def _wait(condition, seconds: float = 20.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_the_pool_answers_once_one_worker_is_ready_and_the_others_join(store_dir: Path) -> None:
     pool = WorkerPool(store_dir, 3)
     try:
         assert pool.idle >= 1  # the first worker is ready when the constructor returns
+        assert pool.idle == 1  # and only it: the others are still starting (> 0.1 s to import)
         assert b"true" in pool.run(ASK, 10).body
-        assert _wait(lambda: pool.idle == 3)  # the other two, started after it
+        assert wait_for(lambda: pool.idle == 3)  # the other two, started after it
         assert len(pool.pids) == 3
     finally:
         pool.close()
@@ -63,7 +54,7 @@ def test_a_worker_that_cannot_start_later_is_logged_and_the_pool_goes_on(
     caplog.set_level(logging.ERROR, logger="mlkg.workers")
     pool = _OnlyFirstOpens(store_dir, 2)
     try:
-        assert _wait(lambda: "could not start a query worker" in caplog.text)
+        assert wait_for(lambda: "could not start a query worker" in caplog.text)
         assert "cannot open the store" in caplog.text
         assert pool.idle == 1 and len(pool.pids) == 1
         assert b"true" in pool.run(ASK, 10).body
