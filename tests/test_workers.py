@@ -1,4 +1,5 @@
-"""The query worker pool: it serves once its first worker is ready, and the others join after."""
+"""The query worker pool: it serves once its first worker is ready (or, not waiting for it, the
+first run waits), and the others join after."""
 
 from __future__ import annotations
 
@@ -66,3 +67,27 @@ def test_a_first_worker_that_cannot_open_the_store_fails_the_pool(tmp_path: Path
     with pytest.raises(PoolError) as caught:
         WorkerPool(tmp_path / "nothing-here", 2)
     assert "cannot open the store" in caught.value.detail
+
+
+def test_without_waiting_the_pool_returns_at_once_and_the_first_run_waits(store_dir: Path) -> None:
+    pool = WorkerPool(store_dir, 2, wait=False)
+    try:
+        assert pool.idle == 0  # its first worker is still starting (> 0.05 s to import)
+        assert b"true" in pool.run(ASK, 10).body
+        pool.wait_ready()  # returns: the first worker is up
+        assert wait_for(lambda: pool.idle == 2)
+    finally:
+        pool.close()
+
+
+def test_without_waiting_a_store_that_will_not_open_fails_the_first_run(tmp_path: Path) -> None:
+    pool = WorkerPool(tmp_path / "nothing-here", 2, wait=False)
+    try:
+        with pytest.raises(PoolError) as caught:
+            pool.run(ASK, 10)
+        assert "cannot open the store" in caught.value.detail
+        with pytest.raises(PoolError):
+            pool.wait_ready()
+        assert pool.pids == []  # and no other worker was started over it
+    finally:
+        pool.close()

@@ -284,22 +284,41 @@ class PooledBackend:
             raise StoreError(f"no built store at {self.store_dir}; run `mlkg build` first")
         self.timeout, self.limit, self.base_iri = timeout, limit, base_iri
         self.inline_rows = inline_rows
-        self._info = _meta_info(self.store_dir)
-        self._store: ox.Store | None = None
-        if inline_rows > 0:
-            try:
-                self._store = ox.Store.read_only(str(self.store_dir))
-            except (OSError, RuntimeError) as exc:  # RocksDB reports corruption as RuntimeError
-                raise StoreError(
-                    f"cannot open the store at {self.store_dir}: {exc}; run `mlkg build`"
-                ) from exc
-        self.inline_answers = 0
+        # the first worker starts first: the rest of this, and of the app, is done while it does
         try:
-            self.pool = WorkerPool(self.store_dir, workers)
+            self.pool = WorkerPool(self.store_dir, workers, wait=False)
         except PoolError as exc:
             raise StoreError(exc.detail) from exc
+        try:
+            self._info = _meta_info(self.store_dir)
+            self._store: ox.Store | None = None
+            if inline_rows > 0:
+                try:
+                    self._store = ox.Store.read_only(str(self.store_dir))
+                except (OSError, RuntimeError) as exc:  # corruption: RuntimeError
+                    raise StoreError(
+                        f"cannot open the store at {self.store_dir}: {exc}; run `mlkg build`"
+                    ) from exc
+            else:  # no handle of our own has opened the store: the worker's must
+                self.wait_ready()
+        except BaseException:
+            self.pool.close()
+            raise
+        self.inline_answers = 0
         self.cache = _AnswerCache() if cache else None
         self._graphs: dict[str, int] | None = None
+
+    def wait_ready(self) -> None:
+        """Return once the first query worker is ready (`mlkg serve` answers only then).
+
+        :raises StoreError: when it could not open the store.
+        """
+        from mlkg.workers import PoolError
+
+        try:
+            self.pool.wait_ready()
+        except PoolError as exc:
+            raise StoreError(exc.detail) from exc
 
     @classmethod
     def for_settings(cls, store_dir: Path, settings, *, workers: int | None = None) -> PooledBackend:

@@ -125,6 +125,9 @@ def _server_app(settings: Settings, _target: str):
     from mlkg.web import create_app
 
     app = create_app({"SETTINGS": settings})
+    backend = app.extensions["mlkg"]["backend"]
+    if hasattr(backend, "wait_ready"):  # its first query worker started while the app was built
+        backend.wait_ready()
     if not settings.store_url:  # a built store: pick up rebuilds (see mlkg.web.reload)
         from mlkg.web import reload
 

@@ -1,0 +1,104 @@
+"""The main loop of one query worker process, started by `mlkg.workers.WorkerPool`.
+
+It lives apart from the pool so that a worker imports only what it needs: pyoxigraph, pickle and
+`mlkg.engine`. Importing `mlkg.workers` as well (logging, subprocess, threading, sockets,
+`multiprocessing.connection`) made a worker take about twice as long to start, and a server process
+waits for its first worker before it answers.
+
+Messages are framed as `multiprocessing.connection.Connection` frames them, so that the pool's end
+of the socket pair is a plain Connection: a 4-byte big-endian signed length, then the bytes; a
+message over 2 GiB has the length -1, then an 8-byte unsigned length.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import struct
+import sys
+
+_SHORT = struct.Struct("!i")
+_LONG = struct.Struct("!Q")
+
+
+def _read_exact(fd: int, size: int) -> bytes:
+    """`size` bytes from `fd`; EOFError when the other end closed first."""
+    parts, left = [], size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("the pool closed the connection")
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def recv_frame(fd: int) -> bytes:
+    """One message, as `Connection.send_bytes` sent it."""
+    (size,) = _SHORT.unpack(_read_exact(fd, 4))
+    if size == -1:
+        (size,) = _LONG.unpack(_read_exact(fd, 8))
+    return _read_exact(fd, size)
+
+
+def send_frame(fd: int, data: bytes) -> None:
+    """One message, as `Connection.recv_bytes` reads it."""
+    size = len(data)
+    header = _SHORT.pack(size) if size <= 0x7FFFFFFF else _SHORT.pack(-1) + _LONG.pack(size)
+    view = memoryview(header + data) if size < 1 << 16 else None
+    if view is None:  # a large answer: do not copy it to prepend the header
+        _write_all(fd, memoryview(header))
+        view = memoryview(data)
+    _write_all(fd, view)
+
+
+def _write_all(fd: int, view: memoryview) -> None:
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _set_death_signal(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies; exit now if it already has."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def main(store_dir: str, fd: int, parent: int) -> None:
+    """Open the store, greet the pool, then answer requests until the connection closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _set_death_signal(parent)
+    import pyoxigraph as ox
+
+    from mlkg.engine import error_tuple, execute
+
+    dumps, loads = pickle.dumps, pickle.loads
+    protocol = pickle.HIGHEST_PROTOCOL
+    try:
+        store = ox.Store.read_only(store_dir)
+    except Exception as exc:  # noqa: BLE001  (OSError, or RuntimeError for a corrupt store)
+        detail = f"cannot open the store at {store_dir}: {exc}; run `mlkg build`"
+        send_frame(fd, dumps(("error", "StoreError", detail, {}), protocol=protocol))
+        return
+    send_frame(fd, dumps(("ready", os.getpid()), protocol=protocol))
+    while True:
+        try:
+            request = loads(recv_frame(fd))
+        except (EOFError, OSError):
+            return
+        try:
+            reply = ("ok", execute(store, request))
+        except BaseException as exc:  # noqa: BLE001  (every failure goes back to the pool as a message)
+            reply = ("error", *error_tuple(exc))
+        send_frame(fd, dumps(reply, protocol=protocol))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
