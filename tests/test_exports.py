@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import inspect
 import io
+import multiprocessing
+import time
 import tracemalloc
 
 import pyoxigraph as ox
@@ -515,3 +517,33 @@ def test_real_data_round_trips_in_every_format(tmp_path_factory, suffix):
     assert any(
         isinstance(q.object, ox.Literal) and q.object.value == "Aurélien Géron" for q in quads
     )
+
+
+def _dump_in_a_process(settings) -> None:
+    store, meta = exports.open_store(settings)
+    exports.cached_export(settings, store, meta, exports.export_for("nt"))
+
+
+def test_two_processes_asking_at_once_write_a_dump_once(tmp_path, monkeypatch):
+    """`mlkg serve`'s server processes share the cache folder: the second waits for the first's file."""
+    settings, meta = build_store(tmp_path / "var", (FIXTURE,))
+    counter = tmp_path / "writes"
+    original = exports.write_export
+
+    def slow_counted_write(*args, **kwargs):
+        with counter.open("a") as out:
+            out.write("x")
+        time.sleep(0.5)  # long enough for the other process to arrive while this one writes
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(exports, "write_export", slow_counted_write)
+    forked = multiprocessing.get_context("fork")
+    procs = [forked.Process(target=_dump_in_a_process, args=(settings,)) for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(30)
+        assert proc.exitcode == 0
+    assert counter.read_text() == "x"
+    written = list((settings.var_dir / "exports" / meta.id).glob("mlkg-*.nt"))
+    assert len(written) == 1 and written[0].stat().st_size > 0

@@ -10,12 +10,14 @@ once per build."""
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import os
 import shutil
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -198,6 +200,20 @@ def _lock_for(path: Path) -> threading.Lock:
         return _file_locks.setdefault(path, threading.Lock())
 
 
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold the right to write `path` (and its gzip copy): one thread of this process, and one
+    process (a lock file beside it; `mlkg serve`'s server processes share the cache folder), so
+    that a dump is written once, not once per process that is asked for it at the same time."""
+    with _lock_for(path):
+        with (path.parent / f".{path.name}.lock").open("a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
 def cached_export(
     settings: Settings,
     store: ox.Store,
@@ -218,11 +234,11 @@ def cached_export(
     target = path.with_name(path.name + ".gz") if compressed else path
     if target.exists():
         return target
-    with _lock_for(target):
-        if target.exists():
-            return target
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with _exclusive(path):
+            if target.exists():  # written by another thread or process meanwhile
+                return target
             if not path.exists():
                 _write_atomically(
                     path,
@@ -232,10 +248,8 @@ def cached_export(
                 )
             if compressed:
                 _write_atomically(target, lambda out: _gzip(path, out))
-        except OSError as exc:
-            raise StoreError(
-                f"cannot write the {export.suffix} dump under {folder}: {exc}"
-            ) from exc
+    except OSError as exc:
+        raise StoreError(f"cannot write the {export.suffix} dump under {folder}: {exc}") from exc
     prune_exports(settings)
     return target
 
