@@ -205,13 +205,12 @@ def _exclusive(path: Path) -> Iterator[None]:
     """Hold the right to write `path` (and its gzip copy): one thread of this process, and one
     process (a lock file beside it; `mlkg serve`'s server processes share the cache folder), so
     that a dump is written once, not once per process that is asked for it at the same time."""
-    with _lock_for(path):
-        with (path.parent / f".{path.name}.lock").open("a") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+    with _lock_for(path), (path.parent / f".{path.name}.lock").open("a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def cached_export(
