@@ -200,7 +200,7 @@ def render_report(command: str, rows: list[Row], loads: list[tuple[str, loadtest
             + f" | **{_ratio(row.measures.get('mlkg'), row.measures.get('rdflib-endpoint'))}** | {errors} |"
         )
     lines += ["", f"![requests per second by server]({chart})", "",
-              "## Load test: the realistic mix against `mlkg serve` (production settings, cache on)", ""]
+              "## Load test: the realistic mix against `mlkg serve` (production settings, cache on, but a 60 s query limit)", ""]
     for label, report in loads:
         lines += [f"### {label} triples", "", report.markdown(), ""]
     if singles:
