@@ -1,4 +1,4 @@
-"""The main loop of one query worker process, started by `mlkg.workers.WorkerPool`.
+"""The main loop of one query worker process, started by `mlkg.workers.WorkerPool` (`WORKER_MAIN`).
 
 It lives apart from the pool so that a worker imports only what it needs: pyoxigraph, pickle and
 `mlkg.engine`. Importing `mlkg.workers` as well (logging, subprocess, threading, sockets,
@@ -16,7 +16,6 @@ import os
 import pickle
 import signal
 import struct
-import sys
 
 _SHORT = struct.Struct("!i")
 _LONG = struct.Struct("!Q")
@@ -99,6 +98,3 @@ def main(store_dir: str, fd: int, parent: int) -> None:
             reply = ("error", *error_tuple(exc))
         send_frame(fd, dumps(reply, protocol=protocol))
 
-
-if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

@@ -3,7 +3,7 @@
 Why processes: pyoxigraph cannot be interrupted (it ignores signals during a query), and a thread
 stuck in a runaway query cannot be stopped. So each query runs in a worker process; when it passes
 its time limit the worker is killed (SIGKILL: the CPU work stops at once), the client is answered,
-and a fresh worker takes its place (a worker starts in about 0.07 s on an idle machine here).
+and a fresh worker takes its place (a worker starts in about 0.08 s here).
 
 Workers are plain subprocesses running `mlkg._worker` (which imports little, to start fast), started
 by one long-lived thread so that Linux's parent-death signal kills them if the front process dies.
