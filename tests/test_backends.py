@@ -227,6 +227,34 @@ def test_pool_caches_answers_per_request(pooled: PooledBackend) -> None:
     assert pooled.cache.hits == hits + 1
 
 
+def test_requests_for_a_query_already_running_share_its_run(store_dir: Path) -> None:
+    """Three requests at once for one runaway query: one worker runs (and is killed), not three."""
+    backend = PooledBackend(store_dir, workers=2, timeout=1.5, cache=False)
+    try:
+        errors: list[QueryTimeoutError] = []
+
+        def ask() -> None:
+            try:
+                backend.run(CROSS_JOIN, result_format="json")
+            except QueryTimeoutError as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=ask) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=15)
+        assert len(errors) == 3 and len({id(e) for e in errors}) == 3  # each raises its own
+        assert all("1.5 s limit" in e.detail for e in errors)
+        assert backend.pool.killed == 1 and backend.shared_answers == 2
+        # once it has ended, the same query runs again (it is not remembered as failed)
+        with pytest.raises(QueryTimeoutError):
+            backend.run(CROSS_JOIN, result_format="json")
+        assert backend.pool.killed == 2
+    finally:
+        backend.close()
+
+
 def test_runaway_query_is_killed_at_the_limit_and_the_pool_keeps_serving(
     pooled: PooledBackend,
 ) -> None:

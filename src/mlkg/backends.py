@@ -16,6 +16,7 @@ Every backend also answers `graphs()` (named graph IRI -> triples), `info()` (fo
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
@@ -185,6 +186,39 @@ class _AnswerCache:
                 self._bytes -= len(old.body) + len(old_key.query)
 
 
+class _Flight:
+    """One query running in a worker, which other requests for the same query wait for (so that
+    requests arriving together for a heavy query run it once, not once each: at 1M triples, the
+    same canned query asked by several clients at once pushed each past the time limit)."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._result: RunResult | None = None
+        self._error: BaseException | None = None
+
+    def succeed(self, result: RunResult) -> None:
+        self._result = result
+        self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._done.set()
+
+    def wait(self, timeout: float | None) -> RunResult:
+        """The answer, or the error (a copy: each request raises its own)."""
+        if not self._done.wait(timeout):
+            raise QueryTimeoutError(
+                f"The same query, run for another request, did not finish in {timeout:g} s; "
+                "try again shortly.",
+                retry_after=1,
+                limit_seconds=timeout,
+            )
+        if self._error is not None:
+            raise copy.copy(self._error)
+        assert self._result is not None
+        return self._result
+
+
 class EmbeddedBackend:
     """Runs queries in this process on a read-only pyoxigraph store (default graph = the union).
 
@@ -305,6 +339,9 @@ class PooledBackend:
             self.pool.close()
             raise
         self.inline_answers = 0
+        self.shared_answers = 0  # answers a request took from the same query run for another
+        self._flights: dict[Request, _Flight] = {}
+        self._flights_lock = threading.Lock()
         self.cache = _AnswerCache() if cache else None
         self._graphs: dict[str, int] | None = None
 
@@ -352,8 +389,6 @@ class PooledBackend:
         :raises SparqlSyntaxError: for a malformed query (message, line and column from the engine).
         :raises QueryTimeoutError: when it ran past the limit or no worker was free.
         """
-        from mlkg.workers import PoolBusy, PoolError, QueryTimeout, WorkerGone
-
         info, request = _request(
             query,
             result_format,
@@ -382,8 +417,34 @@ class PooledBackend:
                 cache.put(request, result)
             return result
         limit_s = timeout if timeout is not None else self.timeout
+        with self._flights_lock:
+            flight = self._flights.get(request)
+            leading = flight is None
+            if leading:
+                flight = self._flights[request] = _Flight()
+        if not leading:  # the same query is running for another request: its answer is ours
+            self.shared_answers += 1
+            return flight.wait(None if limit_s is None else 2 * limit_s + 5)
         try:
-            result = self.pool.run(request, limit_s)
+            result = self._run_in_worker(request, limit_s, query)
+        except BaseException as exc:
+            flight.fail(exc)
+            raise
+        else:
+            flight.succeed(result)
+        finally:
+            with self._flights_lock:
+                del self._flights[request]
+        if cache is not None:
+            cache.put(request, result)
+        return result
+
+    def _run_in_worker(self, request: Request, limit_s: float | None, query: str) -> RunResult:
+        """`request` in a free worker, the pool's failures as mlkg's errors."""
+        from mlkg.workers import PoolBusy, PoolError, QueryTimeout, WorkerGone
+
+        try:
+            return self.pool.run(request, limit_s)
         except QueryTimeout:
             raise QueryTimeoutError(
                 f"The query ran longer than the {limit_s:g} s limit and was stopped. Narrow it "
@@ -403,9 +464,6 @@ class PooledBackend:
         except PoolError as exc:
             _raise_engine_error(exc.name, exc.detail, exc.extra, query)
             raise  # unreachable: _raise_engine_error always raises
-        if cache is not None:
-            cache.put(request, result)
-        return result
 
     def _run_inline(self, request: Request, pattern: SinglePattern) -> RunResult:
         """Run a bounded query on this process's store handle (errors as a worker reports them)."""
