@@ -103,6 +103,15 @@ def test_rebuilding_unchanged_data_reuses_the_store(mini: Settings) -> None:
     assert current_store(mini).name == first.id
 
 
+def test_a_build_writes_the_entity_index_of_its_store(mini: Settings) -> None:
+    from mlkg.search import index_file_name, read_index_file
+
+    meta = build(mini)
+    index = read_index_file(mini.var_dir / "cache" / meta.id / index_file_name(mini.base_iri))
+    labelled = [e for e in index.entries.values() if e.label]
+    assert labelled and all(e.iri.startswith(mini.base_iri) for e in index.entries.values())
+
+
 def test_store_holds_the_union_and_one_graph_per_file(mini: Settings) -> None:
     meta = build(mini)
     folder = current_store(mini)

@@ -6,6 +6,7 @@ import gzip
 import inspect
 import io
 import multiprocessing
+import os
 import time
 import tracemalloc
 
@@ -25,9 +26,10 @@ from exports_helpers import (
 from rdflib import BNode, Dataset, Graph
 from rdflib.compare import isomorphic
 
-from mlkg import exports, jsonld, void
+from mlkg import exports, filecache, jsonld, void
+from mlkg.build import current_store, load_meta
 from mlkg.cli import cli
-from mlkg.errors import ParameterError
+from mlkg.errors import ParameterError, StoreError
 
 RDFLIB_FORMATS = {
     "ttl": "turtle",
@@ -480,13 +482,13 @@ def test_http_without_a_store_is_a_503_problem(tmp_path):
 
 
 def test_cached_dumps_of_old_stores_are_pruned(fixture, tmp_path):
-    settings, meta, store = fixture
+    settings, meta, _ = fixture
     stale = settings.var_dir / "exports" / "0000000000000000"
     stale.mkdir(parents=True, exist_ok=True)
     (stale / "mlkg-old.ttl").write_text("old")
     for cached in (settings.var_dir / "exports" / meta.id).glob("*.nq*"):
         cached.unlink()  # pruning happens when a dump is written
-    path = exports.cached_export(settings, store, meta, exports.export_for("nq"))
+    path = exports.cached_export(settings, current_store(settings), meta, exports.export_for("nq"))
     assert path.exists() and not stale.exists()
 
 
@@ -520,23 +522,23 @@ def test_real_data_round_trips_in_every_format(tmp_path_factory, suffix):
 
 
 def _dump_in_a_process(settings) -> None:
-    store, meta = exports.open_store(settings)
-    exports.cached_export(settings, store, meta, exports.export_for("nt"))
+    store_dir = current_store(settings)
+    exports.cached_export(settings, store_dir, load_meta(store_dir), exports.export_for("nt"))
 
 
 def test_two_processes_asking_at_once_write_a_dump_once(tmp_path, monkeypatch):
     """`mlkg serve`'s server processes share the cache folder: the second waits for the first's file."""
     settings, meta = build_store(tmp_path / "var", (FIXTURE,))
     counter = tmp_path / "writes"
-    original = exports.write_export
+    original = filecache.run_elsewhere
 
-    def slow_counted_write(*args, **kwargs):
+    def slow_counted_write(target, args, **kwargs):
         with counter.open("a") as out:
             out.write("x")
         time.sleep(0.5)  # long enough for the other process to arrive while this one writes
-        return original(*args, **kwargs)
+        return original(target, args, **kwargs)
 
-    monkeypatch.setattr(exports, "write_export", slow_counted_write)
+    monkeypatch.setattr(filecache, "run_elsewhere", slow_counted_write)
     forked = multiprocessing.get_context("fork")
     procs = [forked.Process(target=_dump_in_a_process, args=(settings,)) for _ in range(2)]
     for proc in procs:
@@ -547,3 +549,118 @@ def test_two_processes_asking_at_once_write_a_dump_once(tmp_path, monkeypatch):
     assert counter.read_text() == "x"
     written = list((settings.var_dir / "exports" / meta.id).glob("mlkg-*.nt"))
     assert len(written) == 1 and written[0].stat().st_size > 0
+
+
+def test_a_dump_is_written_by_another_process(tmp_path, monkeypatch):
+    """Serializing a large graph holds the interpreter lock for seconds: not in a server process."""
+    settings, meta = build_store(tmp_path / "var", (FIXTURE,))
+    store_dir = current_store(settings)
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the dump was serialized in the calling process")
+
+    monkeypatch.setattr(exports, "write_export", not_here)
+    ttl = exports.export_for("ttl")
+    path = exports.cached_export(settings, store_dir, meta, ttl, compressed=True)
+    with gzip.open(path) as packed:
+        body = packed.read()
+    expected = io.BytesIO()
+    monkeypatch.undo()
+    store = ox.Store.read_only(str(store_dir))
+    about = exports.description(settings, store, meta)
+    exports.write_export(store, ttl, expected, description=about)
+    assert body == expected.getvalue() == path.with_suffix("").read_bytes()
+
+
+def test_a_dump_that_cannot_be_written_says_why_and_leaves_nothing(tmp_path):
+    settings, meta = build_store(tmp_path / "var", (FIXTURE,))
+    missing = tmp_path / "no-such-store"
+    with pytest.raises(StoreError) as info:
+        exports.cached_export(settings, missing, meta, exports.export_for("nt"))
+    detail = str(info.value)
+    assert "cannot write the nt dump under" in detail and "cannot open the store at" in detail
+    assert str(missing) in detail
+    folder = settings.var_dir / "exports" / meta.id
+    assert [f.name for f in folder.iterdir() if not f.name.endswith(".lock")] == []
+
+
+def _being_written(settings, meta, suffix: str):
+    """A dump of `suffix` that this process is writing (as filecache.write_atomically names it)."""
+    path = exports.dump_path(settings, meta, exports.export_for(suffix))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.1.tmp")
+    tmp.write_bytes(b"<http://ex/a> <http://ex/b> <http://ex/c> .\n")
+    return path, tmp
+
+
+def _background_writers_done() -> None:
+    deadline = time.monotonic() + 30
+    while exports._writing and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_a_dump_being_written_is_sent_as_it_is_written(tmp_path):
+    from mlkg.web import create_app
+
+    settings, meta = build_store(tmp_path / "var", (FIXTURE,))
+    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+    path, tmp = _being_written(settings, meta, "nt")
+    with filecache.exclusive(path):  # our writer holds the lock: the server's own one waits
+        response = client.get("/export.nt", headers={"Accept-Encoding": "gzip"}, buffered=False)
+        chunks = iter(response.response)
+        first = next(chunks)  # sent before the file is complete
+        assert first == tmp.read_bytes()
+        with tmp.open("ab") as out:
+            out.write(b"<http://ex/d> <http://ex/e> <http://ex/f> .\n")
+        os.replace(tmp, path)
+        rest = b"".join(chunks)
+    _background_writers_done()
+    assert first + rest == path.read_bytes() and rest.endswith(b"<http://ex/f> .\n")
+    assert response.status_code == 200 and "Content-Length" not in response.headers
+    assert "Content-Encoding" not in response.headers  # gzip is not written yet: sent plain
+    assert response.headers["ETag"] == f'"{exports.etag(settings, meta, exports.export_for("nt"))}"'
+    assert response.headers["Content-Disposition"] == f"attachment; filename=mlkg-{meta.id}.nt"
+
+
+def test_a_dump_whose_writer_gives_up_is_cut_short_not_passed_off_as_whole(tmp_path):
+    from mlkg.web import create_app
+
+    settings, meta = build_store(tmp_path / "var", (FIXTURE,))
+    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+    path, tmp = _being_written(settings, meta, "ttl")
+    with filecache.exclusive(path):
+        response = client.get("/export.ttl", buffered=False)
+        chunks = iter(response.response)
+        next(chunks)
+        tmp.unlink()  # the writer failed: its temporary file is removed, no dump appears
+        with pytest.raises(StoreError, match="the download is incomplete"):
+            b"".join(chunks)
+    _background_writers_done()
+
+
+def test_following_a_dump_nobody_writes_says_so(tmp_path):
+    settings, meta = build_store(tmp_path / "var", (FIXTURE,))
+    path = exports.dump_path(settings, meta, exports.export_for("nq"))
+    with pytest.raises(StoreError, match="nq dump is not being written"):
+        exports.follow(path, wait=0.1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    assert exports.follow(path, wait=0.1) is None  # complete: served as a file
+
+
+def test_the_description_is_computed_once_per_build_and_read_from_its_file_after(
+    tmp_path, monkeypatch
+):
+    settings, meta = build_store(tmp_path / "var", (FIXTURE,))
+    store = ox.Store.read_only(str(current_store(settings)))
+    monkeypatch.setattr(exports, "_descriptions", {})
+    first = exports.description(settings, store, meta)
+    written = list((settings.var_dir / "cache" / meta.id).glob("void-*.nt"))
+    assert len(written) == 1
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("described twice")
+
+    monkeypatch.setattr(void, "describe", not_again)
+    monkeypatch.setattr(exports, "_descriptions", {})  # as in another process
+    assert exports.description(settings, store, meta) == first and len(first) > 10

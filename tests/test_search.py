@@ -121,3 +121,72 @@ def test_search_page(browse_client) -> None:
     assert 'name="q"' in empty and "result" not in empty.split("<main")[1].split("</form>")[1]
     none = browse_client.get("/search?q=pythn").get_data(as_text=True)
     assert "Did you mean" in none and 'href="/skill/python"' in none
+
+
+# ---------------------------------------------------------------- the index file, per build
+
+
+def _entries(found: EntityIndex) -> dict:
+    return {
+        iri: (e.label, e.alt_labels, e.types, e.degree) for iri, e in sorted(found.entries.items())
+    }
+
+
+def test_the_index_file_holds_what_the_index_query_gives(tmp_path, monkeypatch) -> None:
+    from exports_helpers import real_build
+
+    from mlkg import search
+    from mlkg.backends import EmbeddedBackend
+    from mlkg.build import current_store
+
+    settings, _ = real_build(str(tmp_path / "var"))
+    store_dir = current_store(settings)
+    expected = search.load_index(EmbeddedBackend(store_dir), base=BASE)
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the index was computed in the calling process")
+
+    monkeypatch.setattr(search, "write_index_file", not_here)
+    folder = tmp_path / "cache" / store_dir.name
+    found = search.cached_index(store_dir, folder, BASE)
+    assert len(found) > 1000 and _entries(found) == _entries(expected)
+    assert found.search("python")[0].entry.iri == expected.search("python")[0].entry.iri
+    written = folder / search.index_file_name(BASE)
+    before = written.stat().st_mtime_ns
+    assert _entries(search.cached_index(store_dir, folder, BASE)) == _entries(expected)
+    assert written.stat().st_mtime_ns == before  # read, not written again
+    assert [p.name for p in folder.iterdir() if not p.name.startswith(".")] == [written.name]
+
+
+def test_an_index_file_that_is_not_one_is_refused_by_name(tmp_path) -> None:
+    import pytest
+
+    from mlkg.errors import StoreError
+    from mlkg.search import read_index_file
+
+    bad = tmp_path / "entity-index.json"
+    for content in (b"{not json", b'{"format": 0, "types": [], "entries": []}', b"[1]"):
+        bad.write_bytes(content)
+        with pytest.raises(StoreError, match="cannot read the entity index .*entity-index.json"):
+            read_index_file(bad)
+
+
+def test_without_a_writable_cache_the_snapshot_reads_the_index_through_the_backend(
+    tmp_path, caplog
+) -> None:
+    from exports_helpers import FIXTURE, build_store
+
+    from mlkg.backends import EmbeddedBackend
+    from mlkg.build import current_store
+    from mlkg.snapshot import load_snapshot
+
+    settings, meta = build_store(tmp_path / "var", (FIXTURE,))
+    backend = EmbeddedBackend(current_store(settings))
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder would be")
+    snap = load_snapshot(
+        backend, version=meta.id, base=BASE, sources_dir=settings.sources_dir, cache_dir=blocked
+    )
+    assert len(snap.index) > 0
+    assert "cannot write the entity index under" in caplog.text
+    assert "reading the entity index through the backend instead" in caplog.text

@@ -1,6 +1,6 @@
-"""Process helpers for `mlkg serve`, tests and the benchmark (Linux /proc): ports a process listens
-on, its children and descendants and their CPU time, and an Oxigraph server run on 127.0.0.1 with an
-OS-picked port."""
+"""Process helpers for `mlkg serve`, tests and the benchmark (Linux /proc): whether a process is
+alive, stopping a child, ports a process listens on, its children and descendants and their CPU
+time, and an Oxigraph server run on 127.0.0.1 with an OS-picked port."""
 
 from __future__ import annotations
 
@@ -29,6 +29,28 @@ def read_serve_url(stdout, deadline: float) -> str:
         if line.startswith(SERVING):
             return line.split()[2].rstrip("/")
     return ""
+
+
+def alive(pid: int) -> bool:
+    """Whether a process with this id exists (someone else's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
+    """SIGTERM, then wait `timeout` s, then SIGKILL."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def listening_ports(pid: int) -> list[int]:

@@ -20,6 +20,7 @@ import pyoxigraph as ox
 from rdflib import BNode, Dataset, Graph, URIRef
 
 from mlkg import __version__
+from mlkg._procs import alive
 from mlkg.backends import to_ox
 from mlkg.config import Settings
 from mlkg.errors import StoreError, ValidationFailedError
@@ -174,15 +175,7 @@ def install_store(settings: Settings, store_id: str, fill, meta: StoreMeta) -> P
 
 
 def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    return True
+    return pid == os.getpid() or alive(pid)
 
 
 def _remove_leftovers(var_dir: Path) -> None:
@@ -224,4 +217,11 @@ def build(settings: Settings, *, check_sources: bool = True) -> StoreMeta:
         write_docs(settings, meta)
     except (OSError, StoreError) as exc:  # the store is in service; /ontology regenerates the docs
         logging.getLogger("mlkg.build").warning("ontology docs not written: %s", exc)
+    from mlkg.search import index_file  # the entity index the pages and search load (mlkg.snapshot)
+
+    store_dir = current_store(settings)
+    try:
+        index_file(store_dir, settings.var_dir / "cache" / store_dir.name, settings.base_iri)
+    except StoreError as exc:  # the store is in service; the first server to need it writes it
+        logging.getLogger("mlkg.build").warning("entity index not written: %s", exc.detail)
     return meta

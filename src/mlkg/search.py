@@ -6,15 +6,21 @@ near-match suggestions for unknown IRIs.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import pyoxigraph as ox
 from rdflib import RDF, RDFS, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 from rdflib.term import Node
 
+from mlkg import filecache
 from mlkg._rows import Backend, select
+from mlkg.errors import StoreError
 from mlkg.namespaces import BASE, MLKG, SCHEMA
 from mlkg.provenance import normalize, parse_span
 
@@ -204,29 +210,49 @@ def _rank(q: str, q_words: list[str], key: str) -> int | None:
     return None
 
 
-_LABEL_PREDICATES = {RDFS.label, SCHEMA.name, DCTERMS.title}
+_LABEL_PREDICATES = [str(RDFS.label), str(SCHEMA.name), str(DCTERMS.title)]  # best first
+_TYPE, _ALT = str(RDF.type), str(SKOS.altLabel)
+
+#: One row of INDEX_QUERY in plain values: (entity IRI, predicate IRI, value, value is an IRI,
+#: value's language, degree); a degree row has None for the predicate and the value.
+PlainRow = tuple[str, str | None, str | None, bool, str | None, int | None]
 
 
 def build_index(rows: Iterable[dict[str, Node]]) -> EntityIndex:
     """An EntityIndex from the rows of :data:`INDEX_QUERY` (labels prefer English, then rdfs:label)."""
+    return _index_from(
+        (str(row["e"]), None, None, False, None, int(row["degree"]))
+        if "degree" in row
+        else (
+            str(row["e"]),
+            str(row["p"]),
+            str(row["v"]),
+            isinstance(row["v"], URIRef),
+            getattr(row["v"], "language", None),
+            None,
+        )
+        for row in rows
+    )
+
+
+def _index_from(rows: Iterable[PlainRow]) -> EntityIndex:
     entries: dict[str, Entry] = {}
     label_rank: dict[str, int] = {}
-    for row in rows:
-        iri = str(row["e"])
-        entry = entries.setdefault(iri, Entry(iri))
-        if "degree" in row:
-            entry.degree = int(row["degree"])
-            continue
-        p, v = row["p"], row["v"]
-        if p == RDF.type and isinstance(v, URIRef):
-            entry.types.append(str(v))
-        elif p == SKOS.altLabel:
-            entry.alt_labels.append(str(v))
+    for iri, p, v, v_is_iri, language, degree in rows:
+        entry = entries.get(iri)
+        if entry is None:
+            entry = entries[iri] = Entry(iri)
+        if degree is not None:
+            entry.degree = degree
+        elif p == _TYPE:
+            if v_is_iri:
+                entry.types.append(v)
+        elif p == _ALT:
+            entry.alt_labels.append(v)
         elif p in _LABEL_PREDICATES:
-            rank = [RDFS.label, SCHEMA.name, DCTERMS.title].index(p) * 2
-            rank += 0 if getattr(v, "language", None) in (None, "en") else 1
+            rank = _LABEL_PREDICATES.index(p) * 2 + (0 if language in (None, "", "en") else 1)
             if rank < label_rank.get(iri, 99):
-                entry.label, label_rank[iri] = str(v), rank
+                entry.label, label_rank[iri] = v, rank
     for entry in entries.values():
         entry.types.sort()
         entry.alt_labels = sorted(set(entry.alt_labels) - {entry.label})
@@ -234,5 +260,117 @@ def build_index(rows: Iterable[dict[str, Node]]) -> EntityIndex:
 
 
 def load_index(backend: Backend, base: str = BASE, timeout: float | None = None) -> EntityIndex:
-    """Load the entity index with one query."""
+    """Load the entity index with one query through `backend`."""
     return build_index(select(backend, INDEX_QUERY, {"base": URIRef(base)}, timeout=timeout))
+
+
+# ---------------------------------------------------------------- the index as a file, per build
+
+#: Bump when the index file's layout or what goes into it (INDEX_QUERY) changes.
+INDEX_FILE_FORMAT = 1
+
+
+def index_file_name(base: str) -> str:
+    """The index file's name for a base IRI (the base decides which IRIs are entities).
+
+    >>> index_file_name("https://w3id.org/mlkg/")
+    'entity-index-1-c3adec12.json'
+    """
+    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
+    return f"entity-index-{INDEX_FILE_FORMAT}-{digest}.json"
+
+
+def write_index_file(store_dir: Path, base: str, path: Path) -> None:
+    """Compute the entity index from the store at `store_dir` and write it to `path` as JSON.
+
+    Run in a child process (`mlkg.filecache.run_elsewhere`): at 1M triples, INDEX_QUERY's answer
+    read through a backend, as JSON into rdflib terms, was ~30 s of work under the interpreter lock;
+    here the rows come straight from the engine as plain strings.
+    """
+    try:
+        store = ox.Store.read_only(str(store_dir))
+    except OSError as exc:
+        raise StoreError(f"cannot open the store at {store_dir}: {exc}") from exc
+    solutions = store.query(INDEX_QUERY, substitutions={ox.Variable("base"): ox.NamedNode(base)})
+    e, p, v, d = (ox.Variable(n) for n in ("e", "p", "v", "degree"))
+
+    def plain() -> Iterator[PlainRow]:
+        for row in solutions:
+            degree = row[d]
+            if degree is not None:
+                yield row[e].value, None, None, False, None, int(degree.value)
+                continue
+            value = row[v]
+            language = value.language if isinstance(value, ox.Literal) else None
+            yield (
+                row[e].value,
+                row[p].value,
+                value.value,
+                isinstance(value, ox.NamedNode),
+                language,
+                None,
+            )
+
+    index = _index_from(plain())
+    types = sorted({t for entry in index.entries.values() for t in entry.types})
+    number = {t: i for i, t in enumerate(types)}
+    document = {
+        "format": INDEX_FILE_FORMAT,
+        "base": base,
+        "types": types,
+        "entries": [
+            [x.iri, x.label, x.alt_labels, [number[t] for t in x.types], x.degree]
+            for x in index.entries.values()
+        ],
+    }
+    filecache.write_atomically(
+        path, lambda out: out.write(json.dumps(document, ensure_ascii=False).encode("utf-8"))
+    )
+
+
+def read_index_file(path: Path) -> EntityIndex:
+    """The entity index `write_index_file` wrote.
+
+    :raises StoreError: when the file is not one (unreadable, another format).
+    """
+    try:
+        document = json.loads(path.read_bytes())
+        found = document.get("format") if isinstance(document, dict) else None
+        if found != INDEX_FILE_FORMAT:
+            raise ValueError(f"format {found!r}, not {INDEX_FILE_FORMAT}")
+        types = document["types"]
+        return EntityIndex(
+            Entry(iri, label, alts, [types[t] for t in kinds], degree)
+            for iri, label, alts, kinds, degree in document["entries"]
+        )
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise StoreError(f"cannot read the entity index {path}: {exc}") from exc
+
+
+def cached_index(
+    store_dir: Path, folder: Path, base: str, *, timeout: float | None = None
+) -> EntityIndex:
+    """The entity index of the build at `store_dir`, from its file in `folder` (see `index_file`).
+
+    :raises StoreError: when it cannot be written or read, saying why.
+    """
+    return read_index_file(index_file(store_dir, folder, base, timeout=timeout))
+
+
+def index_file(store_dir: Path, folder: Path, base: str, *, timeout: float | None = None) -> Path:
+    """The entity index file of the build at `store_dir` in `folder`, written first if it is not
+    there: once (other threads and processes wait for it), by a child process (`mlkg.filecache`).
+
+    :raises StoreError: when it cannot be written, saying why.
+    """
+    path = folder / index_file_name(base)
+    if not path.exists():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with filecache.exclusive(path):
+                if not path.exists():
+                    job = (Path(store_dir), base, path)
+                    filecache.run_elsewhere("mlkg.search:write_index_file", job, timeout=timeout)
+        except OSError as exc:
+            raise StoreError(f"cannot write the entity index under {folder}: {exc}") from exc
+    return path

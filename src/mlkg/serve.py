@@ -10,6 +10,8 @@ processes that all accept from that socket, and restarts one that dies.
 Each builds the app — its own query worker processes over the read-only store and its own store
 handle for bounded queries — and serves it with `threads` threads. SIGTERM or SIGINT stops them all
 gracefully; SIGHUP (what `mlkg reload` sends) makes each swap in the store `var/current` points at.
+The parent also starts `mlkg.prepare`, which writes the entity index and the dumps of the store in
+service ahead of requests, at a lower CPU priority.
 """
 
 from __future__ import annotations
@@ -251,9 +253,13 @@ def serve(settings: Settings, options: ServeOptions, *, echo=print) -> None:
     with contextlib.suppress(Exception):
         sys.stdout.flush()
     pidfile = write_pidfile(settings)
+    from mlkg import prepare
+
+    preparing = prepare.start(settings)  # the entity index and dumps, written ahead of requests
     try:
         server.serve(target_loader=partial(_server_app, settings))
     finally:
+        prepare.stop(preparing)
         sock.close()
         with contextlib.suppress(OSError):
             pidfile.unlink()

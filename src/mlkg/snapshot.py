@@ -1,16 +1,20 @@
 """What the browsing pages keep in memory per store version: the ontology's labels, the entity index
-and the source documents. Three small queries when a store version is first seen; none per page.
+and the source documents. Loaded when a store version is first seen; nothing is asked per page.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlkg._rows import Backend
+from mlkg.errors import StoreError
 from mlkg.labels import Vocabulary, load_vocabulary
-from mlkg.search import GENID, EntityIndex, load_index
+from mlkg.search import GENID, EntityIndex, cached_index, load_index
 from mlkg.sources_view import Sources, load_sources
+
+log = logging.getLogger("mlkg.snapshot")
 
 
 @dataclass(frozen=True)
@@ -36,12 +40,34 @@ class Snapshot:
 
 
 def load_snapshot(
-    backend: Backend, *, version: str, base: str, sources_dir: Path, timeout: float | None = None
+    backend: Backend,
+    *,
+    version: str,
+    base: str,
+    sources_dir: Path,
+    timeout: float | None = None,
+    cache_dir: Path | None = None,
 ) -> Snapshot:
-    """Load a store version's snapshot: vocabulary, entity index and source documents."""
+    """Load a store version's snapshot: vocabulary, entity index and source documents.
+
+    With `cache_dir` and a backend over a local store (one with a `store_dir`), the entity index
+    comes from its file under ``cache_dir/<store folder name>/``, written first by a child process
+    if it is not there (`mlkg.search.cached_index`; it is given 30 × `timeout`, as it is written
+    once per build); otherwise, or if that fails (logged), from one query through the backend.
+    """
+    store_dir = getattr(backend, "store_dir", None)
+    index = None
+    if cache_dir is not None and store_dir is not None:
+        limit = 30 * timeout if timeout else None
+        try:
+            index = cached_index(store_dir, cache_dir / Path(store_dir).name, base, timeout=limit)
+        except StoreError as exc:
+            log.warning("%s; reading the entity index through the backend instead", exc.detail)
+    if index is None:
+        index = load_index(backend, base=base, timeout=timeout)
     return Snapshot(
         version=version,
         vocabulary=load_vocabulary(backend, timeout=timeout),
-        index=load_index(backend, base=base, timeout=timeout),
+        index=index,
         sources=load_sources(backend, sources_dir, timeout=timeout),
     )

@@ -95,6 +95,7 @@ def snapshot() -> Snapshot:
                     base=config.base_iri,
                     sources_dir=config.sources_dir,
                     timeout=config.query_timeout,
+                    cache_dir=config.var_dir / "cache",
                 )
     return current
 

@@ -93,7 +93,15 @@ def dump(suffix: str) -> Response:
         return redirect(f"/export.{export.suffix}", code=301)
     settings, build = _settings(), _build()
     compressed = _wants_gzip()
-    path = exports.cached_export(settings, build.store, build.meta, export, compressed=compressed)
+    plain = exports.dump_path(settings, build.meta, export)
+    if not plain.exists():  # not written yet: follow it as it is written (and start that)
+        exports.start_export(settings, build.path, build.meta, export)
+        chunks = exports.follow(plain, wait=max(10.0, settings.query_timeout or 0))
+        if chunks is not None:
+            return _streamed(chunks, settings, build.meta, export)
+    if compressed and not exports.dump_path(settings, build.meta, export, compressed=True).exists():
+        compressed = False  # its gzip copy is still being written: the plain file now
+    path = exports.cached_export(settings, build.path, build.meta, export, compressed=compressed)
     response = send_file(
         path,
         mimetype=export.media_type,
@@ -105,6 +113,19 @@ def dump(suffix: str) -> Response:
     )
     if compressed:
         response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    response.cache_control.public = True
+    response.cache_control.no_cache = True
+    return response
+
+
+def _streamed(chunks, settings: Settings, meta: StoreMeta, export: exports.Export) -> Response:
+    """A dump sent as it is written: no length, not compressed, the same ETag as the file."""
+    response = Response(chunks, mimetype=export.media_type)
+    name = exports.download_name(meta, export)  # letters, digits, "-" and ".": no quoting needed
+    response.headers["Content-Disposition"] = f"attachment; filename={name}"
+    response.set_etag(exports.etag(settings, meta, export))
+    response.last_modified = meta.built_at
     response.vary.add("Accept-Encoding")
     response.cache_control.public = True
     response.cache_control.no_cache = True

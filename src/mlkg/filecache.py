@@ -1,0 +1,124 @@
+"""Files derived from one build (dumps, the entity index), written once and never half-written.
+
+Each is written under a lock that one thread of one process holds at a time (`exclusive`: the
+server processes of `mlkg serve` share the folder), to a temporary name renamed into place
+(`write_atomically`), and by a child process (`run_elsewhere`): serializing a large graph is
+seconds of work under the interpreter lock, which would starve every other thread of a server
+process meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import glob
+import importlib
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from mlkg._procs import alive
+
+#: What the child process runs; it reads ("module:function", args), pickled, from stdin.
+_CHILD_MAIN = "from mlkg.filecache import _child_main; _child_main()"
+
+_locks: dict[Path, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _thread_lock(path: Path) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(path, threading.Lock())
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold the right to write `path` (and files named after it): one thread of this process, and
+    one process (a lock file `.<name>.lock` beside it)."""
+    with _thread_lock(path), (path.parent / f".{path.name}.lock").open("a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+#: Folders of var/ that hold one sub-folder of derived files per build (named by its store id).
+ROOTS = ("exports", "cache")
+
+
+def prune(var_dir: Path) -> None:
+    """Remove the derived files of builds that are no longer in var/stores."""
+    stores = var_dir / "stores"
+    for root in ROOTS:
+        folder = var_dir / root
+        if not folder.is_dir():
+            continue
+        for build in folder.iterdir():
+            if build.is_dir() and not (stores / build.name).is_dir():
+                shutil.rmtree(build, ignore_errors=True)
+
+
+def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Call `write` on a temporary file beside `path`, then rename it to `path` (removed on error)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with tmp.open("wb") as out:
+            write(out)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def being_written(path: Path) -> Path | None:
+    """The temporary file a live process is writing `path` into (`write_atomically`), or None."""
+    prefix = f".{path.name}."
+    found = []
+    for tmp in path.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        pid, dot, tid = tmp.name[len(prefix) : -len(".tmp")].partition(".")
+        if not (dot and pid.isdigit() and tid.isdigit()) or not alive(int(pid)):
+            continue  # another file's temporary (".x.gz.…"), or a writer that was killed
+        with contextlib.suppress(OSError):
+            found.append((tmp.stat().st_mtime_ns, tmp))
+    return max(found)[1] if found else None
+
+
+def run_elsewhere(target: str, args: tuple, *, timeout: float | None = None) -> None:
+    """Call `target` ("module:function") with `args` in a child Python process and wait for it.
+
+    :raises OSError: with the child's own last line of error when it failed, or when it ran past
+        `timeout` s (it is killed).
+    """
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD_MAIN],
+            input=pickle.dumps((target, args)),
+            capture_output=True,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise OSError(f"the process writing it ran past {timeout:g} s and was stopped") from None
+    if done.returncode < 0:
+        raise OSError(f"the process writing it was killed by signal {-done.returncode}")
+    if done.returncode != 0:
+        said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise OSError(said[-1] if said else f"the process writing it exited {done.returncode}")
+
+
+def _child_main() -> None:
+    """The child's main: one call from stdin; on failure, one line saying why on stderr."""
+    try:
+        target, args = pickle.loads(sys.stdin.buffer.read())
+        module, _, name = target.partition(":")
+        getattr(importlib.import_module(module), name)(*args)
+    except Exception as exc:  # noqa: BLE001  (the parent reports it, as an OSError)
+        print(f"{exc}", file=sys.stderr)
+        sys.exit(1)
