@@ -34,7 +34,7 @@ from urllib.parse import quote, urlsplit
 
 import pyoxigraph as ox
 
-from mlkg._procs import OxigraphServer, descendants, peak_rss_kb, read_serve_url
+from mlkg._procs import OxigraphServer, descendants, peak_rss_kb, read_serve_url, stop
 
 GRAPH = "https://w3id.org/mlkg/graph/bench/synthetic"
 PREFIXES = (
@@ -226,7 +226,6 @@ def start_mlkg(
         **os.environ,
         "MLKG_VAR": str(var_dir),
         "MLKG_ANSWER_CACHE_MB": str(cache_mb),
-        "MLKG_QUERY_TIMEOUT": "60",
     }
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -280,17 +279,6 @@ def _wait_answer(url: str, timeout: float = 120) -> None:
         except (OSError, ConnectionError, ValueError):
             time.sleep(0.01)
     raise RuntimeError(f"{url} never answered")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM, then wait."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def point_queries(store_dir: Path, count: int, seed: int = 7) -> list[str]:
