@@ -229,21 +229,9 @@ def test_pool_caches_answers_per_request(pooled: PooledBackend) -> None:
 
 def test_requests_for_a_query_already_running_share_its_run(store_dir: Path) -> None:
     """Three requests at once for one runaway query: one worker runs (and is killed), not three."""
-    backend = PooledBackend(store_dir, workers=2, timeout=1.5, cache=False)
+    backend = PooledBackend(store_dir, workers=2, timeout=1.5)
     try:
-        errors: list[QueryTimeoutError] = []
-
-        def ask() -> None:
-            try:
-                backend.run(CROSS_JOIN, result_format="json")
-            except QueryTimeoutError as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=ask) for _ in range(3)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=15)
+        errors = _three_at_once(backend, CROSS_JOIN)
         assert len(errors) == 3 and len({id(e) for e in errors}) == 3  # each raises its own
         assert all("1.5 s limit" in e.detail for e in errors)
         assert backend.pool.killed == 1 and backend.shared_answers == 2
@@ -253,6 +241,32 @@ def test_requests_for_a_query_already_running_share_its_run(store_dir: Path) -> 
         assert backend.pool.killed == 2
     finally:
         backend.close()
+
+
+def test_without_the_answer_cache_each_request_runs_its_own_query(store_dir: Path) -> None:
+    backend = PooledBackend(store_dir, workers=2, timeout=1.0, cache=False)
+    try:
+        assert len(_three_at_once(backend, CROSS_JOIN)) == 3
+        assert backend.shared_answers == 0 and backend.pool.killed >= 2
+    finally:
+        backend.close()
+
+
+def _three_at_once(backend: PooledBackend, query: str) -> list[QueryTimeoutError]:
+    errors: list[QueryTimeoutError] = []
+
+    def ask() -> None:
+        try:
+            backend.run(query, result_format="json")
+        except QueryTimeoutError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=15)
+    return errors
 
 
 def test_runaway_query_is_killed_at_the_limit_and_the_pool_keeps_serving(

@@ -189,7 +189,8 @@ class _AnswerCache:
 class _Flight:
     """One query running in a worker, which other requests for the same query wait for (so that
     requests arriving together for a heavy query run it once, not once each: at 1M triples, the
-    same canned query asked by several clients at once pushed each past the time limit)."""
+    same canned query asked by several clients at once pushed each past the time limit). Like the
+    answer cache, and only with it: an answer is reused only where answers may be."""
 
     def __init__(self) -> None:
         self._done = threading.Event()
@@ -417,6 +418,8 @@ class PooledBackend:
                 cache.put(request, result)
             return result
         limit_s = timeout if timeout is not None else self.timeout
+        if cache is None:  # no answer is reused: each request runs its own (the benchmark's rows)
+            return self._run_in_worker(request, limit_s, query)
         with self._flights_lock:
             flight = self._flights.get(request)
             leading = flight is None
@@ -435,8 +438,7 @@ class PooledBackend:
         finally:
             with self._flights_lock:
                 del self._flights[request]
-        if cache is not None:
-            cache.put(request, result)
+        cache.put(request, result)
         return result
 
     def _run_in_worker(self, request: Request, limit_s: float | None, query: str) -> RunResult:
