@@ -664,3 +664,15 @@ def test_the_description_is_computed_once_per_build_and_read_from_its_file_after
     monkeypatch.setattr(void, "describe", not_again)
     monkeypatch.setattr(exports, "_descriptions", {})  # as in another process
     assert exports.description(settings, store, meta) == first and len(first) > 10
+
+
+def test_a_dump_that_cannot_be_written_is_a_503_that_says_why(tmp_path):
+    from mlkg.web import create_app
+
+    settings, meta = build_store(tmp_path / "var", (FIXTURE,))
+    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+    (settings.var_dir / "exports").write_text("a file where the dumps folder would be")
+    response = client.get("/export.rdf", headers={"Accept": "application/json"})
+    _background_writers_done()
+    assert response.status_code == 503
+    assert "cannot write the rdf dump under" in response.json["detail"]

@@ -42,6 +42,21 @@ def alive(pid: int) -> bool:
     return True
 
 
+def end_with_parent(parent: int) -> None:
+    """In a child process: SIGTERM when the parent (the thread that started it) dies, raising
+    SystemExit so that `finally` clauses run (a temporary file is removed); exit now if the parent
+    is gone already."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        sys.exit(1)
+
+
 def stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
     """SIGTERM, then wait `timeout` s, then SIGKILL."""
     if process.poll() is None:

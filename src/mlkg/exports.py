@@ -10,6 +10,7 @@ once per build."""
 
 from __future__ import annotations
 
+import copy
 import gzip
 import hashlib
 import logging
@@ -258,6 +259,7 @@ def dump_path(
 
 
 _writing: set[Path] = set()
+_failed: dict[Path, StoreError] = {}  # why this process's last background write of a dump failed
 _writing_lock = threading.Lock()
 
 
@@ -269,12 +271,14 @@ def start_export(settings: Settings, store_dir: Path, meta: StoreMeta, export: E
         if path in _writing:
             return
         _writing.add(path)
+        _failed.pop(path, None)
 
     def write() -> None:
         try:
             cached_export(settings, store_dir, meta, export, compressed=True)
         except StoreError as exc:
             log.error("%s", exc.detail)
+            _failed[path] = exc
         finally:
             with _writing_lock:
                 _writing.discard(path)
@@ -287,14 +291,18 @@ def follow(path: Path, *, wait: float = 10.0, idle: float = 300.0) -> Iterator[b
     once rather than after the whole file is written (a 1M-triple dump took 6-10 s alone here, and
     several times that under load). None when the file is complete (serve it as a file).
 
-    :raises StoreError: when no process starts writing it within `wait` s. While following: when
-        the writer gives up (its temporary file goes without the dump appearing) or writes nothing
-        for `idle` s; the answer is then cut short, and the client sees it as incomplete.
+    :raises StoreError: when this process's writer (`start_export`) failed, saying why, or when no
+        process starts writing it within `wait` s. While following: when the writer gives up (its
+        temporary file goes without the dump appearing) or writes nothing for `idle` s; the answer
+        is then cut short, and the client sees it as incomplete.
     """
     deadline = time.monotonic() + wait
     while True:
         if path.exists():
             return None
+        failure = _failed.get(path)
+        if failure is not None:
+            raise copy.copy(failure)
         tmp = filecache.being_written(path)
         if tmp is not None:
             try:

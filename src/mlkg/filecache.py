@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from mlkg._procs import alive
+from mlkg._procs import alive, end_with_parent
 
 #: What the child process runs; it reads ("module:function", args), pickled, from stdin.
 _CHILD_MAIN = "from mlkg.filecache import _child_main; _child_main()"
@@ -98,7 +98,7 @@ def run_elsewhere(target: str, args: tuple, *, timeout: float | None = None) -> 
     """
     try:
         done = subprocess.run(
-            [sys.executable, "-c", _CHILD_MAIN],
+            [sys.executable, "-c", _CHILD_MAIN, str(os.getpid())],
             input=pickle.dumps((target, args)),
             capture_output=True,
             check=False,
@@ -114,7 +114,9 @@ def run_elsewhere(target: str, args: tuple, *, timeout: float | None = None) -> 
 
 
 def _child_main() -> None:
-    """The child's main: one call from stdin; on failure, one line saying why on stderr."""
+    """The child's main: one call from stdin; on failure, one line saying why on stderr. It ends
+    if the process that started it does (that thread waits for it meanwhile)."""
+    end_with_parent(int(sys.argv[1]))
     try:
         target, args = pickle.loads(sys.stdin.buffer.read())
         module, _, name = target.partition(":")

@@ -71,10 +71,8 @@ def main() -> None:
     from mlkg.build import current_store
     from mlkg.errors import MlkgError
 
-    parent = int(sys.argv[1])
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # unwinds: a temporary file is removed
+    procs.end_with_parent(int(sys.argv[1]))  # and on SIGTERM from `stop`
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server; it stops us
-    _end_with_parent(parent)
     os.nice(NICENESS)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     settings = pickle.loads(sys.stdin.buffer.read())
@@ -84,15 +82,3 @@ def main() -> None:
     except MlkgError as exc:
         log.warning("could not prepare the store's files ahead of requests: %s", exc.detail)
         sys.exit(1)
-
-
-def _end_with_parent(parent: int) -> None:
-    """Ask Linux for SIGTERM when the parent dies; exit now if it already has."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:
-        sys.exit(0)
