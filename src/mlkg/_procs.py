@@ -151,6 +151,20 @@ def peak_rss_kb(pids: list[int]) -> int:
     return total
 
 
+def pss_kb(pids: list[int]) -> int:
+    """Sum of the proportional set sizes (Pss: shared pages split between the processes that map
+    them, so a store's pages are not counted once per process) of `pids` now, in KiB."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
 def oxigraph_binary() -> str:
     """The `oxigraph` command beside this Python (the PyPI package `oxigraph`)."""
     candidate = Path(sys.executable).with_name("oxigraph")

@@ -1,4 +1,5 @@
-"""Files derived from one build (dumps, the entity index), written once and never half-written.
+"""Files derived from one build (dumps, the entity index, the dataset description), written once
+and never half-written.
 
 Each is written under a lock that one thread of one process holds at a time (`exclusive`: the
 server processes of `mlkg serve` share the folder), to a temporary name renamed into place

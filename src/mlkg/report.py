@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlkg import bench, loadtest
-from mlkg._procs import OxigraphServer
+from mlkg._procs import OxigraphServer, descendants, peak_rss_kb, pss_kb
 
 JSON = "application/sparql-results+json"
 SERVERS = ("raw Oxigraph", "mlkg", "rdflib-endpoint")
@@ -148,6 +148,8 @@ def run(
             # one client, entity pages only: latency without queueing behind 15 other clients;
             # a fresh seed, so most pages are first renderings, not page-cache hits
             single = loadtest.run(site, requests=300, clients=1, mix={"entity": 1}, seed=99)
+            pids = [production.pid, *descendants(production.pid)]
+            memory = f"{pss_kb(pids) / 1024:,.0f} MiB ({peak_rss_kb(pids) / 1024:,.0f} MiB; {len(pids)})"
         finally:
             bench.stop(production)
         loads.append((f"{label} triples, the first {load_requests:,} requests after the start", cold))
@@ -156,7 +158,7 @@ def run(
         print(cold.markdown(), flush=True)
         print(report.markdown(), flush=True)
         print(single.markdown(), flush=True)
-        facts.append(f"| {label} | {written:,} | {load_s:.1f} s | {start_s:.2f} s | {rdflib_note} |")
+        facts.append(f"| {label} | {written:,} | {load_s:.1f} s | {start_s:.2f} s | {memory} | {rdflib_note} |")
         shutil.rmtree(var, ignore_errors=True)
         data.unlink(missing_ok=True)
     command = " ".join(["python -m mlkg.report", *sys.argv[1:]])
@@ -221,8 +223,9 @@ def render_report(command: str, rows: list[Row], loads: list[tuple[str, loadtest
     lines += [
         "## Setup",
         "",
-        "| triples | synth triples | store load (bulk) | mlkg start to first answer | rdflib-endpoint start (parse) |",
-        "|---|---:|---:|---:|---:|",
+        ("| triples | synth triples | store load (bulk) | mlkg start to first answer "
+         "| mlkg memory after the load tests: PSS (peak RSS summed; processes) | rdflib-endpoint start (parse) |"),
+        "|---|---:|---:|---:|---:|---:|",
         *facts,
         "",
     ]
