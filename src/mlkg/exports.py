@@ -265,7 +265,7 @@ _writing_lock = threading.Lock()
 
 def start_export(settings: Settings, store_dir: Path, meta: StoreMeta, export: Export) -> None:
     """Have the dump (plain, then gzip) written in the background, unless a thread of this process
-    is at it already; errors are logged (a client following the file sees it vanish)."""
+    is at it already; a failure is logged and kept for `follow` to raise."""
     path = dump_path(settings, meta, export)
     with _writing_lock:
         if path in _writing:
