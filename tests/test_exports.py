@@ -669,10 +669,31 @@ def test_the_description_is_computed_once_per_build_and_read_from_its_file_after
 def test_a_dump_that_cannot_be_written_is_a_503_that_says_why(tmp_path):
     from mlkg.web import create_app
 
-    settings, meta = build_store(tmp_path / "var", (FIXTURE,))
+    settings, _ = build_store(tmp_path / "var", (FIXTURE,))
     client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
     (settings.var_dir / "exports").write_text("a file where the dumps folder would be")
     response = client.get("/export.rdf", headers={"Accept": "application/json"})
     _background_writers_done()
     assert response.status_code == 503
     assert "cannot write the rdf dump under" in response.json["detail"]
+
+
+def test_the_real_server_sends_a_dump_as_it_is_written(tmp_path):
+    """granian passes the body on chunk by chunk: the first bytes arrive before the file is whole."""
+    import requests
+    from _live import LiveServer
+
+    settings, meta = build_store(tmp_path / "var", (FIXTURE,))
+    path, tmp = _being_written(settings, meta, "ttl")
+    # the lock is held by this test, so the server's own writers wait behind "our" writer
+    with filecache.exclusive(path), LiveServer(settings.var_dir) as server:
+        response = requests.get(f"{server.url}/export.ttl", stream=True, timeout=20)
+        chunks = response.iter_content(chunk_size=None)
+        first = next(chunks)
+        assert response.status_code == 200 and first == tmp.read_bytes()
+        assert response.headers.get("Transfer-Encoding") == "chunked"
+        with tmp.open("ab") as out:
+            out.write(b"<http://ex/d> <http://ex/e> <http://ex/f> .\n")
+        os.replace(tmp, path)
+        body = first + b"".join(chunks)
+    assert body == path.read_bytes() and body.endswith(b"<http://ex/f> .\n")
