@@ -16,8 +16,11 @@ import os
 import pickle
 import signal
 import struct
+from time import perf_counter as clock
 
 _SHORT = struct.Struct("!i")
+#: After a query that took longer than this (s), the worker returns freed heap memory to the system.
+TRIM_AFTER = 0.05
 _LONG = struct.Struct("!Q")
 
 
@@ -57,8 +60,10 @@ def _write_all(fd: int, view: memoryview) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _set_death_signal(parent: int) -> None:
-    """Ask Linux to kill this process when its parent dies; exit now if it already has."""
+def _set_death_signal(parent: int):
+    """Ask Linux to kill this process when its parent dies; exit now if it already has. Returns
+    libc (None where it cannot be loaded)."""
+    libc = None
     try:
         import ctypes
 
@@ -68,12 +73,14 @@ def _set_death_signal(parent: int) -> None:
         pass
     if os.getppid() != parent:
         os._exit(0)
+    return libc
 
 
 def main(store_dir: str, fd: int, parent: int) -> None:
     """Open the store, greet the pool, then answer requests until the connection closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _set_death_signal(parent)
+    libc = _set_death_signal(parent)
+    trim = getattr(libc, "malloc_trim", None)
     import pyoxigraph as ox
 
     from mlkg.engine import error_tuple, execute
@@ -92,9 +99,12 @@ def main(store_dir: str, fd: int, parent: int) -> None:
             request = loads(recv_frame(fd))
         except (EOFError, OSError):
             return
+        started = clock()
         try:
             reply = ("ok", execute(store, request))
         except BaseException as exc:  # noqa: BLE001  (every failure goes back to the pool as a message)
             reply = ("error", *error_tuple(exc))
         send_frame(fd, dumps(reply, protocol=protocol))
+        if trim is not None and clock() - started > TRIM_AFTER:
+            trim(0)  # give back what a heavy query left in the heap (glibc keeps freed memory)
 
