@@ -697,3 +697,21 @@ def test_the_real_server_sends_a_dump_as_it_is_written(tmp_path):
         os.replace(tmp, path)
         body = first + b"".join(chunks)
     assert body == path.read_bytes() and body.endswith(b"<http://ex/f> .\n")
+
+
+def test_a_dump_whose_gzip_copy_is_missing_is_sent_plain_while_the_copy_is_written(tmp_path):
+    from mlkg.web import create_app
+
+    settings, meta = build_store(tmp_path / "var", (FIXTURE,))
+    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+    nt = exports.export_for("nt")
+    exports.cached_export(settings, current_store(settings), meta, nt)  # plain only
+    packed = exports.dump_path(settings, meta, nt, compressed=True)
+    assert not packed.exists()
+    response = client.get("/export.nt", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in response.headers
+    assert response.data == exports.dump_path(settings, meta, nt).read_bytes()
+    _background_writers_done()
+    assert gzip.decompress(packed.read_bytes()) == response.data
+    again = client.get("/export.nt", headers={"Accept-Encoding": "gzip"})
+    assert again.headers["Content-Encoding"] == "gzip"

@@ -148,12 +148,12 @@ def test_the_index_file_holds_what_the_index_query_gives(tmp_path, monkeypatch) 
 
     monkeypatch.setattr(search, "write_index_file", not_here)
     folder = tmp_path / "cache" / store_dir.name
-    found = search.cached_index(store_dir, folder, BASE)
+    found = search.cached_index(store_dir, tmp_path, BASE)
     assert len(found) > 1000 and _entries(found) == _entries(expected)
     assert found.search("python")[0].entry.iri == expected.search("python")[0].entry.iri
     written = folder / search.index_file_name(BASE)
     before = written.stat().st_mtime_ns
-    assert _entries(search.cached_index(store_dir, folder, BASE)) == _entries(expected)
+    assert _entries(search.cached_index(store_dir, tmp_path, BASE)) == _entries(expected)
     assert written.stat().st_mtime_ns == before  # read, not written again
     assert [p.name for p in folder.iterdir() if not p.name.startswith(".")] == [written.name]
 
@@ -182,10 +182,13 @@ def test_without_a_writable_cache_the_snapshot_reads_the_index_through_the_backe
 
     settings, meta = build_store(tmp_path / "var", (FIXTURE,))
     backend = EmbeddedBackend(current_store(settings))
-    blocked = tmp_path / "cache"
-    blocked.write_text("a file where the cache folder would be")
+    (settings.var_dir / "cache").write_text("a file where the cache folder would be")
     snap = load_snapshot(
-        backend, version=meta.id, base=BASE, sources_dir=settings.sources_dir, cache_dir=blocked
+        backend,
+        version=meta.id,
+        base=BASE,
+        sources_dir=settings.sources_dir,
+        var_dir=settings.var_dir,
     )
     assert len(snap.index) > 0
     assert "cannot write the entity index under" in caplog.text

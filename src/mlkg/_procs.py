@@ -140,25 +140,22 @@ def cpu_seconds(pids: list[int]) -> float:
 
 def peak_rss_kb(pids: list[int]) -> int:
     """Sum of the peak resident set sizes (VmHWM) of `pids`, in KiB."""
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
+    return _sum_kb(pids, "status", "VmHWM:")
 
 
 def pss_kb(pids: list[int]) -> int:
     """Sum of the proportional set sizes (Pss: shared pages split between the processes that map
     them, so a store's pages are not counted once per process) of `pids` now, in KiB."""
+    return _sum_kb(pids, "smaps_rollup", "Pss:")
+
+
+def _sum_kb(pids: list[int], name: str, field: str) -> int:
+    """Sum over `pids` of the kB value of `field` in /proc/<pid>/<name> (gone processes: 0)."""
     total = 0
     for pid in pids:
         try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
+            for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+                if line.startswith(field):
                     total += int(line.split()[1])
         except OSError:
             continue

@@ -19,9 +19,9 @@ import struct
 from time import perf_counter as clock
 
 _SHORT = struct.Struct("!i")
+_LONG = struct.Struct("!Q")
 #: After a query that took longer than this (s), the worker returns freed heap memory to the system.
 TRIM_AFTER = 0.05
-_LONG = struct.Struct("!Q")
 
 
 def _read_exact(fd: int, size: int) -> bytes:

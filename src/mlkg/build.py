@@ -221,7 +221,7 @@ def build(settings: Settings, *, check_sources: bool = True) -> StoreMeta:
 
     store_dir = current_store(settings)
     try:
-        index_file(store_dir, settings.var_dir / "cache" / store_dir.name, settings.base_iri)
+        index_file(store_dir, settings.var_dir, settings.base_iri)
     except StoreError as exc:  # the store is in service; the first server to need it writes it
         logging.getLogger("mlkg.build").warning("entity index not written: %s", exc.detail)
     return meta

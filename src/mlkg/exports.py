@@ -176,7 +176,7 @@ def description(settings: Settings, store: ox.Store, meta: StoreMeta) -> list[ox
 
 def _described(settings: Settings, store: ox.Store, meta: StoreMeta) -> list[ox.Triple]:
     tag = hashlib.sha256(f"{export_key(settings)}\n{meta.built_at!r}".encode()).hexdigest()[:8]
-    path = settings.var_dir / "cache" / meta.id / f"void-{tag}.nt"
+    path = filecache.build_folder(settings.var_dir, "cache", meta.id) / f"void-{tag}.nt"
     try:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -246,7 +246,7 @@ def cached_export(
                 filecache.run_elsewhere("mlkg.exports:_write_files", job)
     except OSError as exc:
         raise StoreError(f"cannot write the {export.suffix} dump under {folder}: {exc}") from exc
-    prune_exports(settings)
+    filecache.prune(settings.var_dir)
     return target
 
 
@@ -255,7 +255,7 @@ def dump_path(
 ) -> Path:
     """Where the dump of this build in this format is kept (written or not)."""
     name = f"mlkg-{meta.id}-{export_key(settings)}.{export.suffix}{'.gz' if compressed else ''}"
-    return settings.var_dir / "exports" / meta.id / name
+    return filecache.build_folder(settings.var_dir, "exports", meta.id) / name
 
 
 _writing: set[Path] = set()
@@ -346,6 +346,7 @@ def _write_files(
             store = ox.Store.read_only(str(store_dir))
         except OSError as exc:
             raise StoreError(f"cannot open the store at {store_dir}: {exc}") from exc
+
         def about() -> Iterator[ox.Triple]:  # computed when the dump reaches it (it goes last)
             yield from description(settings, store, meta)
 
@@ -362,8 +363,3 @@ def _gzip(source: Path, out: IO[bytes]) -> None:
         gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as packed,
     ):
         shutil.copyfileobj(plain, packed, CHUNK)
-
-
-def prune_exports(settings: Settings) -> None:
-    """Remove cached dumps (and other files derived from a build) of stores no longer built."""
-    filecache.prune(settings.var_dir)

@@ -51,8 +51,16 @@ def exclusive(path: Path) -> Iterator[None]:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
-#: Folders of var/ that hold one sub-folder of derived files per build (named by its store id).
+#: Folders of var/ that hold one sub-folder of derived files per build (named by its store id):
+#: dumps, and what the server reads (the entity index, the dataset description).
 ROOTS = ("exports", "cache")
+
+
+def build_folder(var_dir: Path, root: str, build: str) -> Path:
+    """The folder of `root` ("exports" or "cache") for the build (store id) `build`."""
+    if root not in ROOTS:
+        raise ValueError(f"not a folder of derived files: {root!r}")
+    return var_dir / root / build
 
 
 def prune(var_dir: Path) -> None:

@@ -60,7 +60,7 @@ def prepare(settings: Settings, store_dir: Path) -> None:
     from mlkg.search import index_file
 
     meta = load_meta(store_dir)
-    index_file(store_dir, settings.var_dir / "cache" / store_dir.name, settings.base_iri)
+    index_file(store_dir, settings.var_dir, settings.base_iri)
     for export in exports.EXPORTS:
         for compressed in (False, True):
             exports.cached_export(settings, store_dir, meta, export, compressed=compressed)

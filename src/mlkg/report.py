@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlkg import bench, loadtest
+from mlkg import bench, filecache, loadtest
 from mlkg._procs import OxigraphServer, descendants, peak_rss_kb, pss_kb
 
 JSON = "application/sparql-results+json"
@@ -136,7 +136,7 @@ def run(
             raw.stop()
             if rdflib_process is not None:
                 bench.stop(rdflib_process)
-        for derived in ("exports", "cache"):  # as after a build: written by nobody yet
+        for derived in filecache.ROOTS:  # as after a build: derived files written by nobody yet
             shutil.rmtree(var / derived, ignore_errors=True)
         production, production_url, start_s = bench.start_mlkg(var, cache_mb=64, processes=2, workers=2, threads=8)
         try:

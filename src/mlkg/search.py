@@ -349,21 +349,23 @@ def read_index_file(path: Path) -> EntityIndex:
 
 
 def cached_index(
-    store_dir: Path, folder: Path, base: str, *, timeout: float | None = None
+    store_dir: Path, var_dir: Path, base: str, *, timeout: float | None = None
 ) -> EntityIndex:
-    """The entity index of the build at `store_dir`, from its file in `folder` (see `index_file`).
+    """The entity index of the build at `store_dir`, from its file (see `index_file`).
 
     :raises StoreError: when it cannot be written or read, saying why.
     """
-    return read_index_file(index_file(store_dir, folder, base, timeout=timeout))
+    return read_index_file(index_file(store_dir, var_dir, base, timeout=timeout))
 
 
-def index_file(store_dir: Path, folder: Path, base: str, *, timeout: float | None = None) -> Path:
-    """The entity index file of the build at `store_dir` in `folder`, written first if it is not
-    there: once (other threads and processes wait for it), by a child process (`mlkg.filecache`).
+def index_file(store_dir: Path, var_dir: Path, base: str, *, timeout: float | None = None) -> Path:
+    """The entity index file of the build at `store_dir`, in ``var/cache/<store id>/``, written
+    first if it is not there: once (other threads and processes wait for it), by a child process
+    (`mlkg.filecache`).
 
     :raises StoreError: when it cannot be written, saying why.
     """
+    folder = filecache.build_folder(var_dir, "cache", Path(store_dir).name)
     path = folder / index_file_name(base)
     if not path.exists():
         try:

@@ -46,21 +46,21 @@ def load_snapshot(
     base: str,
     sources_dir: Path,
     timeout: float | None = None,
-    cache_dir: Path | None = None,
+    var_dir: Path | None = None,
 ) -> Snapshot:
     """Load a store version's snapshot: vocabulary, entity index and source documents.
 
-    With `cache_dir` and a backend over a local store (one with a `store_dir`), the entity index
-    comes from its file under ``cache_dir/<store folder name>/``, written first by a child process
-    if it is not there (`mlkg.search.cached_index`; it is given 30 × `timeout`, as it is written
-    once per build); otherwise, or if that fails (logged), from one query through the backend.
+    With `var_dir` and a backend over a local store (one with a `store_dir`), the entity index
+    comes from its file under ``var/cache/<store id>/``, written first by a child process if it is
+    not there (`mlkg.search.cached_index`; it is given 30 × `timeout`, as it is written once per
+    build); otherwise, or if that fails (logged), from one query through the backend.
     """
     store_dir = getattr(backend, "store_dir", None)
     index = None
-    if cache_dir is not None and store_dir is not None:
+    if var_dir is not None and store_dir is not None:
         limit = 30 * timeout if timeout else None
         try:
-            index = cached_index(store_dir, cache_dir / Path(store_dir).name, base, timeout=limit)
+            index = cached_index(store_dir, var_dir, base, timeout=limit)
         except StoreError as exc:
             log.warning("%s; reading the entity index through the backend instead", exc.detail)
     if index is None:

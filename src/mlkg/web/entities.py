@@ -95,7 +95,7 @@ def snapshot() -> Snapshot:
                     base=config.base_iri,
                     sources_dir=config.sources_dir,
                     timeout=config.query_timeout,
-                    cache_dir=config.var_dir / "cache",
+                    var_dir=config.var_dir,
                 )
     return current
 

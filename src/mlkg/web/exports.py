@@ -99,9 +99,11 @@ def dump(suffix: str) -> Response:
         chunks = exports.follow(plain, wait=max(10.0, settings.query_timeout or 0))
         if chunks is not None:
             return _streamed(chunks, settings, build.meta, export)
-    if compressed and not exports.dump_path(settings, build.meta, export, compressed=True).exists():
-        compressed = False  # its gzip copy is still being written: the plain file now
-    path = exports.cached_export(settings, build.path, build.meta, export, compressed=compressed)
+    packed = exports.dump_path(settings, build.meta, export, compressed=True)
+    if compressed and not packed.exists():  # its gzip copy: written in the background; plain now
+        exports.start_export(settings, build.path, build.meta, export)
+        compressed = False
+    path = packed if compressed else plain
     response = send_file(
         path,
         mimetype=export.media_type,

@@ -136,7 +136,7 @@ class StoreWatcher:
             base=settings.base_iri,
             sources_dir=settings.sources_dir,
             timeout=settings.query_timeout,
-            cache_dir=settings.var_dir / "cache",
+            var_dir=settings.var_dir,
         )
 
 
