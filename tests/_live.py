@@ -14,7 +14,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import requests
 
-from mlkg._procs import read_serve_url
+from mlkg._procs import descendants, read_serve_url
 from mlkg.build import StoreMeta, content_hash, install_store
 from mlkg.config import Settings
 
@@ -51,6 +51,21 @@ def build_from_files(
 
     install_store(Settings().with_overrides(var_dir=Path(var_dir)), meta.id, fill, meta)
     return meta
+
+
+def serving(parent: int) -> list[int]:
+    """The descendants of `parent` that serve: all but the process that writes the store's files
+    ahead of requests (`mlkg.prepare`, which ends when it is done) and the children it starts."""
+    preparing = [pid for pid in descendants(parent) if b"mlkg.prepare" in _cmdline(pid)]
+    aside = set(preparing).union(*(descendants(pid) for pid in preparing))
+    return [pid for pid in descendants(parent) if pid not in aside]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def wait_for(predicate, timeout: float = 20.0, step: float = 0.05) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from _live import LiveServer, wait_for
+from _live import LiveServer, serving, wait_for
 
 from mlkg._procs import descendants, read_serve_url
 
@@ -79,21 +79,6 @@ def test_one_log_line_per_request(server: LiveServer) -> None:
         sum(" 200 " in line for line in lines) == 3 and sum(" 404 " in line for line in lines) == 1
     )
     assert "Traceback" not in log
-
-
-def serving(parent: int) -> list[int]:
-    """The descendants of `parent` that serve: all but the process that writes the store's files
-    ahead of requests (`mlkg.prepare`, which ends when it is done) and the children it starts."""
-    preparing = [pid for pid in descendants(parent) if b"mlkg.prepare" in _cmdline(pid)]
-    aside = set(preparing).union(*(descendants(pid) for pid in preparing))
-    return [pid for pid in descendants(parent) if pid not in aside]
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
 
 
 def test_processes_share_the_port_and_stop_together(project: Path) -> None:
