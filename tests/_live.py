@@ -14,6 +14,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import requests
 
+from mlkg import prepare
 from mlkg._procs import descendants, read_serve_url
 from mlkg.build import StoreMeta, content_hash, install_store
 from mlkg.config import Settings
@@ -56,16 +57,9 @@ def build_from_files(
 def serving(parent: int) -> list[int]:
     """The descendants of `parent` that serve: all but the process that writes the store's files
     ahead of requests (`mlkg.prepare`, which ends when it is done) and the children it starts."""
-    preparing = [pid for pid in descendants(parent) if b"mlkg.prepare" in _cmdline(pid)]
+    preparing = prepare.running(parent)
     aside = set(preparing).union(*(descendants(pid) for pid in preparing))
     return [pid for pid in descendants(parent) if pid not in aside]
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
 
 
 def wait_for(predicate, timeout: float = 20.0, step: float = 0.05) -> bool:

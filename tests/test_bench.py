@@ -25,3 +25,31 @@ def test_start_times_show_the_median_and_the_range() -> None:
     assert _starts([0.91]) == "0.91 s"
     assert _starts([1.2, 0.8, 0.9, 1.0, 0.85]) == "0.90 s (0.80–1.20, 5 starts)"
     assert _starts([1.0, 0.8]) == "0.90 s (0.80–1.00, 2 starts)"
+
+
+def test_settle_waits_until_the_server_has_written_what_it_prepares(tmp_path) -> None:
+    """`settle` returns once mlkg.prepare has ended, its files written; a second server on the same
+    store has nothing to write, and settles at once."""
+    from mlkg import bench, exports, prepare
+    from mlkg.build import load_meta
+    from mlkg.config import Settings
+    from mlkg.synth import write_synthetic
+
+    data = tmp_path / "synth.nt"
+    write_synthetic(data, triples=3000)
+    var = tmp_path / "var"
+    store_dir, _, _ = bench.load_store(var, data)
+    settings = Settings().with_overrides(var_dir=var)
+    dumps = [
+        exports.dump_path(settings, load_meta(store_dir), e, compressed=c)
+        for e in exports.EXPORTS
+        for c in (False, True)
+    ]
+    for _ in range(2):
+        process, _, _ = bench.start_mlkg(var, cache_mb=0, processes=1, workers=1, threads=2)
+        try:
+            bench.settle(process, timeout=120)
+            assert prepare.running(process.pid) == []
+            assert all(path.stat().st_size > 0 for path in dumps)
+        finally:
+            bench.stop(process)

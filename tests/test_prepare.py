@@ -8,6 +8,7 @@ import time
 
 from exports_helpers import FIXTURE, build_store
 
+from mlkg import _procs as procs
 from mlkg import exports, prepare
 from mlkg.build import current_store
 from mlkg.search import index_file_name, read_index_file
@@ -40,16 +41,22 @@ def test_the_preparing_process_writes_them_at_a_lower_priority_and_stops_when_to
     child = prepare.start(settings)
     assert child is not None
     try:
-        lowered = False  # seen at the lower CPU priority while at work (it writes 13 files)
-        while child.poll() is None and not lowered:
+        lowered = listed = False  # seen at the lower CPU priority while at work (13 files)
+        while child.returncode is None and not (lowered and listed):
+            listed = listed or child.pid in prepare.running(os.getpid())
             try:
                 lowered = os.getpriority(os.PRIO_PROCESS, child.pid) == prepare.NICENESS
             except ProcessLookupError:
                 break
             time.sleep(0.01)
-        assert lowered
-        child.wait(timeout=60)
-        assert child.returncode == 0
+        assert lowered and listed
+        # collected when it ends, with no wait() of ours: no zombie is left
+        deadline = time.monotonic() + 60
+        while procs.alive(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not procs.alive(child.pid)
+        assert child.wait(timeout=5) == 0
+        assert prepare.running(os.getpid()) == []
         assert all(path.exists() for path in _expected_files(settings, meta))
     finally:
         prepare.stop(child)

@@ -128,6 +128,15 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def command_line(pid: int) -> list[str]:
+    """The arguments `pid` was started with ([] when it is gone or a zombie)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return raw.decode("utf-8", "replace").split("\0")[:-1]
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time used so far by `pids` (the ones still alive)."""
     total = 0

@@ -263,6 +263,23 @@ def start_mlkg(
     return process, url, time.perf_counter() - started
 
 
+def settle(process: subprocess.Popen, timeout: float = 900) -> float:
+    """Wait until `mlkg serve` has written the files it prepares ahead of requests (`mlkg.prepare`:
+    the entity index and every dump; a minute or more of one core at 1M triples), so that a
+    measurement sees the server as it runs from then on, not that work beside it. Seconds waited.
+
+    :raises RuntimeError: when it is still preparing after `timeout` s.
+    """
+    from mlkg import prepare
+
+    began = time.monotonic()
+    while prepare.running(process.pid):
+        if time.monotonic() - began > timeout:
+            raise RuntimeError(f"mlkg serve was still preparing its files after {timeout:g} s")
+        time.sleep(0.2)
+    return time.monotonic() - began
+
+
 def _wait_answer(url: str, timeout: float = 120) -> None:
     parts = urlsplit(url)
     deadline = time.monotonic() + timeout
@@ -335,6 +352,7 @@ def run(
         )
         raw_url = f"{raw.url}/query"
         _wait_answer(raw_url)
+        print(f"[{label}] mlkg serve prepared its files in {settle(ours):.0f} s more", flush=True)
         json_accept = "application/sparql-results+json"
         results = {}
         for name, queries, secs in (
@@ -356,6 +374,7 @@ def run(
         cached, cached_url, _ = start_mlkg(
             var, cache_mb=64, processes=processes, workers=workers, threads=threads
         )
+        settle(cached)  # its files are written already: at once
         # the first run after start fills each process's answer cache; then, alternating with the
         # raw server again, runs on a warm cache (at most hits, and whatever a process still misses)
         filling = load(cached_url, points, clients=clients, seconds=seconds, accept=json_accept)

@@ -114,6 +114,7 @@ def start(server: Server, var: Path, store_dir: Path) -> tuple[subprocess.Popen,
         process, url, _ = bench.start_mlkg(
             var, cache_mb=server.cache_mb, processes=2, workers=2, threads=server.threads
         )
+        bench.settle(process)
         return process, url
     port = _free_port()
     process = subprocess.Popen(

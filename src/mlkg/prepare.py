@@ -17,6 +17,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from mlkg import _procs as procs
@@ -41,7 +42,15 @@ def start(settings: Settings) -> subprocess.Popen | None:
     with contextlib.suppress(BrokenPipeError):
         child.stdin.write(pickle.dumps(settings))
         child.stdin.close()
+    # collected as soon as it ends, so that no zombie is left beside the server until it stops
+    threading.Thread(target=child.wait, name="mlkg-prepare-wait", daemon=True).start()
     return child
+
+
+def running(parent: int) -> list[int]:
+    """The preparing processes among the descendants of `parent` (a `mlkg serve`), for the tests and
+    benchmarks that measure a server in its settled state (or what else it runs)."""
+    return [pid for pid in procs.descendants(parent) if _MAIN in procs.command_line(pid)]
 
 
 def stop(child: subprocess.Popen | None) -> None:
