@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlkg import search
+from mlkg.provenance import normalize
 from mlkg.search import EntityIndex, Entry, fallback_label
 
 BASE = "https://w3id.org/mlkg/"
@@ -74,6 +79,69 @@ def test_unlabelled_entities_are_not_searched_but_have_names() -> None:
 
 def test_suggestions_for_a_misspelt_iri() -> None:
     assert index().suggest(BASE + "skill/pyhton")[0].iri == BASE + "skill/python"
+
+
+def _every_key_ranked(idx: EntityIndex, query: str, limit: int, types: set[str] | None) -> list:
+    """What search gives, found the plain way: every key ranked by `_rank`, all hits sorted."""
+    q = normalize(query)[: search.MAX_QUERY]
+    best: dict[str, search.Hit] = {}
+    for entry, key, is_label, text in idx._keys if q else ():
+        if types is not None and not types.intersection(entry.types):
+            continue
+        rank = search._rank(q, q.split(), key)
+        if rank is not None:
+            search._keep(best, search.Hit(entry, text, rank * 2 + (0 if is_label else 1)))
+    return [(h.entry.iri, h.rank, h.matched) for h in sorted(best.values(), key=search._order)][
+        :limit
+    ]
+
+
+_PIECES = st.sampled_from(["ab", "a", "b", "ba", "c", " ", "-", "(", ")", "/", ",", "é", "A"])
+_LABELS = st.lists(_PIECES, min_size=1, max_size=8).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    entries=st.lists(
+        st.tuples(_LABELS, st.lists(_LABELS, max_size=2), st.integers(0, 3), st.booleans()),
+        min_size=1,
+        max_size=25,
+    ),
+    query=_LABELS,
+    limit=st.integers(1, 12),
+    typed=st.booleans(),
+)
+def test_search_gives_what_ranking_every_key_gives(entries, query, limit, typed) -> None:
+    """The index looks only at the keys that hold the query's longest word, and stops before
+    word-prefix and substring matches when exact and prefix ones fill the page: the hits, their
+    order and the text they matched are those of ranking every key and sorting them all."""
+    idx = EntityIndex(
+        Entry(
+            BASE + ("def/T" if term else "thing/") + str(n),
+            label,
+            alts,
+            [BASE + f"def/K{n % 2}"],
+            degree=degree,
+        )
+        for n, (label, alts, degree, term) in enumerate(entries)
+    )
+    types = {BASE + "def/K0"} if typed else None
+    expected = _every_key_ranked(idx, query, limit, types)
+    assert [(h.entry.iri, h.rank, h.matched) for h in idx.search(query, limit, types)] == expected
+
+
+def test_a_misspelt_name_is_found_among_many_keys() -> None:
+    """Only the keys most alike by trigrams are compared letter by letter; the misspelt one is among
+    them even when thousands of keys share some of its trigrams."""
+    words = ["data", "model", "learning", "vision", "system", "analyst", "platform", "graph"]
+    entries = [
+        Entry(BASE + f"skill/s{n}", f"{words[n % 8]} operations {words[n // 8 % 8]} {n}")
+        for n in range(5000)
+    ]
+    entries.append(Entry(BASE + "skill/kubernetes", "Kubernetes operations"))
+    idx = EntityIndex(entries)
+    assert idx.suggest(BASE + "skill/kubernets-operatons")[0].iri == BASE + "skill/kubernetes"
+    assert len(idx._alike("kubernets operatons")) == search.FUZZY_CANDIDATES
 
 
 def test_api_search(browse_client) -> None:

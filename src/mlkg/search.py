@@ -5,10 +5,15 @@ near-match suggestions for unknown IRIs.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import hashlib
+import heapq
+import itertools
 import json
 import re
+from array import array
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +50,8 @@ SELECT ?e ?p ?v ?degree ?base WHERE {
 """
 
 MAX_QUERY = 200
+#: How many keys, those most alike by trigrams, a misspelt name is compared with letter by letter.
+FUZZY_CANDIDATES = 500
 
 
 @dataclass(slots=True)
@@ -107,6 +114,13 @@ class EntityIndex:
             self._keys.append((entry, normalize(entry.label or ""), True, entry.label or ""))
             for alt in entry.alt_labels:
                 self._keys.append((entry, normalize(alt), False, alt))
+        # every normalized key in one string, one per line (a key has no line break: normalize
+        # folds white space to single spaces), and where each starts: a word of the query is
+        # looked for there by str.find, at C speed, rather than in each key in turn
+        self._text = "\n".join(k[1] for k in self._keys)
+        lengths = (len(k[1]) + 1 for k in self._keys[:-1])
+        self._starts = array("l", itertools.accumulate(lengths, initial=0))
+        self._grams: dict[str, array] | None = None  # trigram -> keys, made when suggest first asks
 
     def __contains__(self, iri: object) -> bool:
         return str(iri) in self.entries
@@ -129,35 +143,64 @@ class EntityIndex:
         """Entities whose label or alternative label matches `query`, best first.
 
         Ranks: exact label, exact alternative label, label prefix, alternative-label prefix,
-        word-prefix matches, then substrings; ties go to the data's entities before ontology terms, then to
-        better-connected entities, then to shorter labels.
+        word-prefix matches, then substrings; ties go to the data's entities before ontology terms,
+        then to better-connected entities, then to shorter labels, then by label and IRI.
         """
         q = normalize(query)[:MAX_QUERY]
         if not q:
             return []
         q_words = q.split()
         best: dict[str, Hit] = {}
-        for entry, key, is_label, text in self._keys:
+        keys = self._keys
+        rest: list[int] = []  # keys that are neither the query nor start with it
+        # every match holds each word of the query: only the keys that hold its longest are ranked
+        for position in self._holding(max(q_words, key=len)):
+            entry, key, is_label, text = keys[position]
             if types is not None and not types.intersection(entry.types):
                 continue
-            rank = _rank(q, q_words, key)
-            if rank is None:
-                continue
-            rank = rank * 2 + (0 if is_label else 1)
-            current = best.get(entry.iri)
-            if current is None or rank < current.rank:
-                best[entry.iri] = Hit(entry, text, rank)
-        hits = sorted(
-            best.values(),
-            key=lambda h: (
-                h.rank,
-                h.entry.iri.startswith(TERMS),
-                -h.entry.degree,
-                len(h.entry.label or ""),
-                (h.entry.label or "").casefold(),
-            ),
-        )
-        return hits[:limit]
+            if key.startswith(q):
+                _keep(best, Hit(entry, text, (0 if key == q else 2) + (0 if is_label else 1)))
+            else:
+                rest.append(position)
+        # the rest rank below every exact or prefix match: when those fill the page, skip the rest
+        if len(best) < limit and rest:
+            if len(q_words) == 1:  # each of `rest` holds q, at the start of one of its words or not
+                starting = self._word_starts(q)
+                for position in rest:
+                    entry, _, is_label, text = keys[position]
+                    rank = 4 if position in starting else 6
+                    _keep(best, Hit(entry, text, rank + (0 if is_label else 1)))
+            else:
+                for position in rest:
+                    entry, key, is_label, text = keys[position]
+                    rank = _rank(q, q_words, key)
+                    if rank is not None:
+                        _keep(best, Hit(entry, text, rank * 2 + (0 if is_label else 1)))
+        return heapq.nsmallest(limit, best.values(), key=_order)
+
+    def _word_starts(self, word: str) -> set[int]:
+        """The positions in `_keys` of the keys where `word` begins one of their words (see
+        `_rank`); none when `word` holds a character that separates words."""
+        if _WORD_BREAK.search(word):
+            return set()
+        starts = self._starts
+        return {
+            bisect.bisect_right(starts, match.start()) - 1
+            for match in re.finditer(rf"(?<![^\n{_BREAKS}]){re.escape(word)}", self._text)
+        }
+
+    def _holding(self, word: str) -> Iterator[int]:
+        """The positions in `_keys` of the keys that contain `word` (which has no line break), in
+        order."""
+        text, starts = self._text, self._starts
+        last = len(starts) - 1
+        found = text.find(word)
+        while found != -1:
+            position = bisect.bisect_right(starts, found) - 1
+            yield position
+            if position == last:
+                return
+            found = text.find(word, starts[position + 1])
 
     def suggest(self, text: str, limit: int = 5) -> list[Entry]:
         """Near matches for an unknown IRI or misspelt name: search hits, then fuzzy label matches."""
@@ -165,13 +208,30 @@ class EntityIndex:
         words = re.sub(r"[-_+.%]", " ", tail).strip()
         found = [h.entry for h in self.search(words, limit=limit)] if words else []
         if len(found) < limit and words:
-            labels = {normalize(k[3]): k[0] for k in self._keys}
-            for match in difflib.get_close_matches(
-                normalize(words), list(labels), n=limit, cutoff=0.6
-            ):
+            wanted = normalize(words)
+            labels: dict[str, Entry] = {}  # the keys most alike by trigrams, first entry of each
+            for position in self._alike(wanted):
+                labels.setdefault(self._keys[position][1], self._keys[position][0])
+            for match in difflib.get_close_matches(wanted, list(labels), n=limit, cutoff=0.6):
                 if labels[match] not in found:
                     found.append(labels[match])
         return found[:limit]
+
+    def _alike(self, text: str, most: int = FUZZY_CANDIDATES) -> list[int]:
+        """The positions in `_keys` of the `most` keys that share the most trigrams with `text`
+        (ties: the earlier key), in `_keys` order: what the fuzzy match then compares character by
+        character, instead of every key (~0.45 s for 85,000 keys here)."""
+        if self._grams is None:
+            grams: dict[str, list[int]] = {}
+            for position, (_, key, _, _) in enumerate(self._keys):
+                for gram in _trigrams(key):
+                    grams.setdefault(gram, []).append(position)
+            self._grams = {gram: array("i", positions) for gram, positions in grams.items()}
+        shared: Counter[int] = Counter()
+        for gram in _trigrams(text):
+            shared.update(self._grams.get(gram, ()))
+        best = heapq.nsmallest(most, shared.items(), key=lambda item: (-item[1], item[0]))
+        return sorted(position for position, _ in best)
 
     def members(self, classes: set[str]) -> list[Entry]:
         """The entities typed with any of `classes`."""
@@ -188,6 +248,42 @@ class EntityIndex:
         return self._counts
 
 
+def _keep(best: dict[str, Hit], hit: Hit) -> None:
+    """Keep `hit` as its entity's if it ranks better than the one kept so far (or is the first)."""
+    current = best.get(hit.entry.iri)
+    if current is None or hit.rank < current.rank:
+        best[hit.entry.iri] = hit
+
+
+def _order(hit: Hit) -> tuple:
+    """The sort key of search hits (a total order: no two entities tie)."""
+    label = hit.entry.label or ""
+    return (
+        hit.rank,
+        hit.entry.iri.startswith(TERMS),
+        -hit.entry.degree,
+        len(label),
+        label.casefold(),
+        hit.entry.iri,
+    )
+
+
+def _trigrams(text: str) -> set[str]:
+    """The three-character pieces of `text` with a space either side (so a word's start and end
+    count), each once.
+
+    >>> sorted(_trigrams("ml"))
+    [' ml', 'ml ']
+    """
+    padded = f" {text} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+#: What separates the words of a key (in a regular expression's character class).
+_BREAKS = r"\s\-/(),"
+_WORD_BREAK = re.compile(f"[{_BREAKS}]+")
+
+
 def _rank(q: str, q_words: list[str], key: str) -> int | None:
     """How well `key` matches the normalized query `q` (0 best), or None.
 
@@ -202,7 +298,7 @@ def _rank(q: str, q_words: list[str], key: str) -> int | None:
         return 1
     if not all(qw in key for qw in q_words):  # cheap test that rules out most keys before splitting
         return None
-    key_words = re.split(r"[\s\-/(),]+", key)
+    key_words = _WORD_BREAK.split(key)
     if all(any(w.startswith(qw) for w in key_words) for qw in q_words):
         return 2
     if q in key:
