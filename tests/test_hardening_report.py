@@ -23,10 +23,11 @@ def _rows() -> list[Row]:
 def test_the_report_shows_each_server_and_the_ratios() -> None:
     load = Report("http://x", 16, 2.0, [Sample("entity", "/skill/a", 200, 0.004), Sample("search", "/api", 200, 0.002)])
     text = render_report("python -m mlkg.report", _rows(), [("100k", load)], ["| 100k | 1 | 1 s | 1 s | 9 MiB (9 MiB; 3) | 2 s |"],
-                         seconds=5, clients=4, chart="report.svg")
+                         seconds=5, clients=[4, 16], chart="report.svg")
     assert "| 100k | point look-ups | 4,000.0 (0.2) | 500.0 (1.4) | 100.0 (8.0) | **0.12×** | **5.00×** | 0/0/1 |" in text
     assert "| 1.00M | heavy queries | 12.0 (250.0) | 10.0 (300.0) | – | **0.83×** | **–** | 0/0/– |" in text
     assert "![requests per second by server](report.svg)" in text
+    assert "point look-ups with 4 and with 16, heavy queries with 4" in text
     assert "| entity | 1 | 0 |" in text and "2 requests from 16 clients" in text
 
 
