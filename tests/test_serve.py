@@ -16,7 +16,7 @@ import pytest
 import requests
 from _live import LiveServer, serving, wait_for
 
-from mlkg._procs import descendants, read_serve_url
+from mlkg._procs import children, descendants, read_serve_url, tcp_connections
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,6 +100,49 @@ def test_processes_share_the_port_and_stop_together(project: Path) -> None:
     while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in family):
         time.sleep(0.05)
     assert not [pid for pid in family if Path(f"/proc/{pid}").exists()]
+
+
+def test_keep_alive_connections_end_up_spread_over_the_processes(project: Path) -> None:
+    """Four keep-alive clients, two server processes: whichever process accepted them, within
+    seconds each holds two, and then no answer asks a client to reconnect; every answer is whole."""
+    import http.client
+
+    env = {"MLKG_HOME": str(project), "MLKG_SOURCES": str(project / "no-sources")}
+    with LiveServer(project / "var", env=env, args=("--processes", "2", "--workers", "1")) as live:
+        assert live.process is not None
+        port = int(live.url.rsplit(":", 1)[1])
+        wait_for(lambda: len(serving(live.process.pid)) >= 4)
+        servers = [pid for pid in children(live.process.pid) if pid in serving(live.process.pid)]
+        assert len(servers) == 2
+        clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(4)]
+        for client in clients:
+            client.connect()
+
+        def ask(rounds: int) -> int:
+            """Requests from every client in turn; how many answers said Connection: close."""
+            closes = 0
+            for _ in range(rounds):
+                for client in clients:
+                    client.request("GET", "/sparql?query=ASK%20%7B%7D")
+                    response = client.getresponse()
+                    assert response.status == 200 and b"true" in response.read()
+                    closes += response.getheader("Connection", "").lower() == "close"
+            return closes
+
+        def held() -> list[int]:
+            return sorted(tcp_connections(port, pid)[0] for pid in servers)
+
+        try:
+            deadline = time.monotonic() + 30
+            while held() != [2, 2] and time.monotonic() < deadline:
+                ask(20)
+            assert held() == [2, 2]
+            time.sleep(0.6)  # past the counting interval: each process counts again, and is even
+            assert ask(50) == 0
+            assert held() == [2, 2]
+        finally:
+            for client in clients:
+                client.close()
 
 
 def test_a_stop_while_the_server_processes_start_ends_every_process_at_once(

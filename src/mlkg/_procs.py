@@ -82,9 +82,9 @@ def listening_ports(pid: int) -> list[int]:
     except OSError:
         return []
     ports = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for table in tables:
         try:
-            lines = Path(table).read_text().splitlines()[1:]
+            lines = Path("/proc/net", table).read_text().splitlines()[1:]
         except OSError:
             continue
         for line in lines:
@@ -135,6 +135,42 @@ def command_line(pid: int) -> list[str]:
     except OSError:
         return []
     return raw.decode("utf-8", "replace").split("\0")[:-1]
+
+
+def tcp_connections(
+    port: int, pid: int | str = "self", tables: tuple[str, ...] = ("tcp", "tcp6")
+) -> tuple[int, int]:
+    """(established TCP connections to local `port` that process `pid` holds, all of them on this
+    machine): from the process's open files and /proc/net/`tables` (IPv4 and IPv6 by default; each
+    read costs the kernel a walk of its whole connection table, ~3 ms here); (0, 0) when unknown."""
+    inodes = set()
+    folder = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0, 0
+    for name in names:
+        try:
+            link = os.readlink(f"{folder}/{name}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    mine = total = 0
+    for table in tables:
+        try:
+            lines = Path("/proc/net", table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()  # sl, local address:port, remote, state, ..., inode (10th)
+            if len(fields) < 10 or fields[3] != "01":  # 01: ESTABLISHED
+                continue
+            if int(fields[1].rsplit(":", 1)[1], 16) != port:
+                continue
+            total += 1
+            mine += fields[9] in inodes
+    return mine, total
 
 
 def cpu_seconds(pids: list[int]) -> float:

@@ -8,7 +8,8 @@ peak memory of each server's processes. Writes a Markdown table (default benchma
 
 The load generator is `clients` processes, each with one keep-alive connection sending pre-encoded
 GET requests over a raw socket (a Python client costs CPU on the same 2 cores as the servers; both
-servers pay the same). The answer cache of `mlkg serve` is switched off (MLKG_ANSWER_CACHE_MB=0)
+servers pay the same); when an answer says `Connection: close`, the client reconnects before its next
+request, as any HTTP/1.1 client does. The answer cache of `mlkg serve` is switched off (MLKG_ANSWER_CACHE_MB=0)
 except in the two rows marked "cache", so that no other row measures a cache the raw server does not
 have: "cache filling" is the first run of a fresh server with the cache on (its default), "cache
 warm" the runs after it, when it answers what it has answered before from the cache.
@@ -77,8 +78,9 @@ class Measure:
 # ---------------------------------------------------------------- load generator
 
 
-def _read_response(sock: socket.socket, buffer: bytes) -> tuple[int, bytes]:
-    """Read one HTTP/1.1 response (Content-Length or chunked); return (status, leftover bytes)."""
+def _read_response(sock: socket.socket, buffer: bytes) -> tuple[int, bytes, bool]:
+    """Read one HTTP/1.1 response (Content-Length or chunked); return (status, leftover bytes,
+    whether the server closes the connection after it: `Connection: close`)."""
     while b"\r\n\r\n" not in buffer:
         chunk = sock.recv(65536)
         if not chunk:
@@ -91,6 +93,7 @@ def _read_response(sock: socket.socket, buffer: bytes) -> tuple[int, bytes]:
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         headers[name.strip().lower()] = value.strip()
+    closes = headers.get(b"connection", b"").lower() == b"close"
     if b"content-length" in headers:
         length = int(headers[b"content-length"])
         while len(buffer) < length:
@@ -98,7 +101,7 @@ def _read_response(sock: socket.socket, buffer: bytes) -> tuple[int, bytes]:
             if not chunk:
                 raise ConnectionError("closed")
             buffer += chunk
-        return status, buffer[length:]
+        return status, buffer[length:], closes
     if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
         while True:
             while b"\r\n" not in buffer:
@@ -112,8 +115,14 @@ def _read_response(sock: socket.socket, buffer: bytes) -> tuple[int, bytes]:
                 buffer += chunk
             buffer = buffer[size + 2 :]
             if size == 0:
-                return status, buffer
+                return status, buffer, closes
     raise ConnectionError("response without length")
+
+
+def _connect(host: str, port: int) -> socket.socket:
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 def _client(args: tuple) -> tuple[int, int, list[float]]:
@@ -123,8 +132,7 @@ def _client(args: tuple) -> tuple[int, int, list[float]]:
     rng.shuffle(order)
     latencies: list[float] = []
     done = errors = 0
-    sock = socket.create_connection((host, port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock = _connect(host, port)
     buffer = b""
     while time.time() < start_at:
         time.sleep(0.001)
@@ -138,13 +146,17 @@ def _client(args: tuple) -> tuple[int, int, list[float]]:
         i += 1
         try:
             sock.sendall(request)
-            status, buffer = _read_response(sock, buffer)
+            status, buffer, closes = _read_response(sock, buffer)
         except (OSError, ConnectionError, ValueError):
             errors += 1
             sock.close()
-            sock = socket.create_connection((host, port))
+            sock = _connect(host, port)
             buffer = b""
             continue
+        if closes:  # the server asked us to reconnect (mlkg.web.reconnect): the answer is whole
+            sock.close()
+            sock = _connect(host, port)
+            buffer = b""
         latencies.append((time.perf_counter() - now) * 1000)
         if status == 200:
             done += 1

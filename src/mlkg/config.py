@@ -49,6 +49,11 @@ class Settings:
     inline_rows: int = field(default_factory=lambda: _env_int("MLKG_INLINE_ROWS", 10000))
     #: Answers kept per server process for the store version, in MiB (0: no answer cache).
     answer_cache_mb: int = field(default_factory=lambda: _env_int("MLKG_ANSWER_CACHE_MB", 64))
+    #: With several server processes, one that holds more than its share of the keep-alive
+    #: connections asks clients to reconnect (`mlkg.web.reconnect`); MLKG_SPREAD_CONNECTIONS=0: never.
+    spread_connections: bool = field(
+        default_factory=lambda: _env_int("MLKG_SPREAD_CONNECTIONS", 1) != 0
+    )
 
     @property
     def store_link(self) -> Path:

@@ -122,8 +122,10 @@ def bind(host: str, port: int, backlog: int) -> socket.socket:
     return sock
 
 
-def _server_app(settings: Settings, _target: str):
-    """In each server process, before it serves: the app, and SIGHUP to swap in a rebuilt store."""
+def _server_app(settings: Settings, _target: str, *, processes: int = 1, host: str = "127.0.0.1"):
+    """In each server process, before it serves: the app, and SIGHUP to swap in a rebuilt store;
+    with several processes, a process over its share of connections asks clients to reconnect
+    (`mlkg.web.reconnect`)."""
     from mlkg.web import create_app
 
     app = create_app({"SETTINGS": settings})
@@ -137,6 +139,15 @@ def _server_app(settings: Settings, _target: str):
         signal.signal(signal.SIGHUP, lambda *_: watcher.check(force=True))
     else:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    if processes > 1 and settings.spread_connections:
+        from mlkg.web.reconnect import Reconnect
+
+        from mlkg._procs import tcp_connections
+
+        table = "tcp6" if ":" in host else "tcp"  # where the kernel lists connections to our socket
+        app.wsgi_app = Reconnect(  # type: ignore[method-assign]
+            app.wsgi_app, processes, count=partial(tcp_connections, tables=(table,))
+        )
     return app
 
 
@@ -257,7 +268,11 @@ def serve(settings: Settings, options: ServeOptions, *, echo=print) -> None:
 
     preparing = prepare.start(settings)  # the entity index and dumps, written ahead of requests
     try:
-        server.serve(target_loader=partial(_server_app, settings))
+        server.serve(
+            target_loader=partial(
+                _server_app, settings, processes=options.processes, host=options.host
+            )
+        )
     finally:
         prepare.stop(preparing)
         sock.close()

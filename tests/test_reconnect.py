@@ -1,0 +1,81 @@
+"""mlkg.web.reconnect: a server process over its share of the connections asks that many clients to
+reconnect, once per count; one at or under its share asks none."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mlkg.web.reconnect import Reconnect
+
+
+def _app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Connection", "keep-alive")])
+    return [b"ok"]
+
+
+def _answers(middleware: Reconnect, n: int) -> list[list[tuple[str, str]]]:
+    seen = []
+    for _ in range(n):
+        got = {}
+
+        def start_response(status, headers, exc_info=None, got=got):
+            got["headers"] = headers
+
+        assert b"".join(middleware({"SERVER_PORT": "8080"}, start_response)) == b"ok"
+        seen.append(got["headers"])
+    return seen
+
+
+def test_a_process_over_its_share_asks_that_many_clients_to_reconnect() -> None:
+    counts = []
+
+    def count(port: int) -> tuple[int, int]:
+        counts.append(port)
+        return 4, 4  # all four connections here, two processes: two too many
+
+    answers = _answers(Reconnect(_app, 2, interval=60, count=count), 5)
+    closing = [("Connection", "close") in headers for headers in answers]
+    assert closing == [True, True, False, False, False]
+    assert all(sum(k == "Connection" for k, _ in headers) == 1 for headers in answers)
+    assert counts == [8080]  # counted once in the interval, not per request
+
+
+def test_a_process_at_or_under_its_share_asks_none() -> None:
+    for own, everyone in ((2, 4), (1, 4), (3, 5), (0, 0)):
+        middleware = Reconnect(_app, 2, interval=0, count=lambda port, c=(own, everyone): c)
+        answers = _answers(middleware, 3)
+        assert not any(("Connection", "close") in headers for headers in answers)
+        assert middleware.asked == 0
+
+
+def test_the_count_is_taken_again_after_the_interval() -> None:
+    seen = iter([(3, 3), (1, 3)])
+    middleware = Reconnect(_app, 3, interval=0.01, count=lambda port: next(seen))
+    first = _answers(middleware, 1)
+    time.sleep(0.02)
+    second = _answers(middleware, 1)
+    assert [("Connection", "close") in h for h in first + second] == [True, False]
+    assert middleware.asked == 1
+
+
+def test_a_slow_count_is_taken_less_often() -> None:
+    """Counting that takes long (very many connections on the machine) waits 100 times as long."""
+    calls = []
+
+    def slow(port: int) -> tuple[int, int]:
+        calls.append(port)
+        time.sleep(0.005)
+        return 1, 2
+
+    middleware = Reconnect(_app, 2, interval=0.001, count=slow)
+    _answers(middleware, 1)
+    time.sleep(0.05)  # past the interval, not past 100 x 5 ms
+    _answers(middleware, 3)
+    assert len(calls) == 1
+
+
+def test_one_process_has_nothing_to_spread() -> None:
+    with pytest.raises(ValueError, match="2 or more processes"):
+        Reconnect(_app, 1)
