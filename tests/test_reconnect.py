@@ -3,6 +3,7 @@ reconnect, once per count; one at or under its share asks none."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -79,3 +80,25 @@ def test_a_slow_count_is_taken_less_often() -> None:
 def test_one_process_has_nothing_to_spread() -> None:
     with pytest.raises(ValueError, match="2 or more processes"):
         Reconnect(_app, 1)
+
+
+def test_shed_clients_that_come_back_are_told_again_later_and_later() -> None:
+    """Over its share at every count (its clients reconnect to it again): the counts space out,
+    1, 2, 4 ... intervals apart; even again, the interval is back to one."""
+    counts: list[float] = []
+    excess = iter([(4, 4)] * 4 + [(2, 4)] * 3)
+
+    def count(port: int) -> tuple[int, int]:
+        counts.append(time.monotonic())
+        return next(excess)
+
+    middleware = Reconnect(_app, 2, interval=0.05, count=count)
+    deadline = time.monotonic() + 5
+    while len(counts) < 7 and time.monotonic() < deadline:
+        _answers(middleware, 1)
+        time.sleep(0.002)
+    gaps = [b - a for a, b in itertools.pairwise(counts)]
+    assert len(gaps) == 6
+    assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.2 and gaps[3] >= 0.4
+    assert gaps[0] < 0.1 and gaps[4] < 0.1 and gaps[5] < 0.1  # even again: one interval
+    assert middleware.asked == 4 * 2

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -103,9 +104,10 @@ def test_processes_share_the_port_and_stop_together(project: Path) -> None:
 
 
 def test_keep_alive_connections_end_up_spread_over_the_processes(project: Path) -> None:
-    """Four keep-alive clients, two server processes: whichever process accepted them, within
-    seconds each holds two, and then no answer asks a client to reconnect; every answer is whole."""
-    import http.client
+    """Four busy keep-alive clients (the benchmark's client processes), two server processes:
+    whichever process accepted the connections, within seconds each holds two, and they stay so;
+    every answer is a whole 200."""
+    from mlkg import bench
 
     env = {"MLKG_HOME": str(project), "MLKG_SOURCES": str(project / "no-sources")}
     with LiveServer(project / "var", env=env, args=("--processes", "2", "--workers", "1")) as live:
@@ -114,35 +116,23 @@ def test_keep_alive_connections_end_up_spread_over_the_processes(project: Path) 
         wait_for(lambda: len(serving(live.process.pid)) >= 4)
         servers = [pid for pid in children(live.process.pid) if pid in serving(live.process.pid)]
         assert len(servers) == 2
-        clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(4)]
-        for client in clients:
-            client.connect()
-
-        def ask(rounds: int) -> int:
-            """Requests from every client in turn; how many answers said Connection: close."""
-            closes = 0
-            for _ in range(rounds):
-                for client in clients:
-                    client.request("GET", "/sparql?query=ASK%20%7B%7D")
-                    response = client.getresponse()
-                    assert response.status == 200 and b"true" in response.read()
-                    closes += response.getheader("Connection", "").lower() == "close"
-            return closes
-
-        def held() -> list[int]:
-            return sorted(tcp_connections(port, pid)[0] for pid in servers)
-
-        try:
-            deadline = time.monotonic() + 30
-            while held() != [2, 2] and time.monotonic() < deadline:
-                ask(20)
-            assert held() == [2, 2]
-            time.sleep(0.6)  # past the counting interval: each process counts again, and is even
-            assert ask(50) == 0
-            assert held() == [2, 2]
-        finally:
-            for client in clients:
-                client.close()
+        measured: list[bench.Measure] = []
+        load = threading.Thread(
+            target=lambda: measured.append(
+                bench.load(f"{live.url}/sparql", ["ASK {}"], clients=4, seconds=10,
+                           accept="application/sparql-results+json")
+            )
+        )
+        load.start()
+        seen: list[list[int]] = []  # connections held by each process, every 0.1 s
+        while load.is_alive():
+            seen.append(sorted(tcp_connections(port, pid)[0] for pid in servers))
+            time.sleep(0.1)
+        load.join()
+    busy = [held for held in seen if sum(held) == 4]  # the clients connected, not yet closing
+    assert [2, 2] in busy, busy
+    assert busy[-20:] == [[2, 2]] * 20, busy  # still even over the last 2 s
+    assert measured[0].errors == 0 and measured[0].done > 1000
 
 
 def test_a_stop_while_the_server_processes_start_ends_every_process_at_once(

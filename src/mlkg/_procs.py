@@ -70,28 +70,43 @@ def stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
 
 def listening_ports(pid: int) -> list[int]:
     """TCP ports that process `pid` listens on (from /proc; [] when unknown)."""
-    inodes = set()
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    except OSError:
+    inodes = _socket_inodes(pid)
+    if inodes is None:
         return []
-    ports = []
+    rows = _tcp_rows(("tcp", "tcp6"))
+    return sorted({port for port, state, inode in rows if state == "0A" and inode in inodes})
+
+
+def _socket_inodes(pid: int | str) -> set[str] | None:
+    """The inodes of the sockets process `pid` has open (None when it cannot be read)."""
+    folder = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return None
+    inodes = set()
+    for name in names:
+        try:
+            link = os.readlink(f"{folder}/{name}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    return inodes
+
+
+def _tcp_rows(tables: tuple[str, ...]):
+    """(local port, state, inode) of each row of /proc/net/`tables` (state 0A: listening, 01:
+    established)."""
     for table in tables:
         try:
             lines = Path("/proc/net", table).read_text().splitlines()[1:]
         except OSError:
             continue
         for line in lines:
-            fields = line.split()
-            if len(fields) > 9 and fields[3] == "0A" and fields[9] in inodes:
-                ports.append(int(fields[1].rsplit(":", 1)[1], 16))
-    return sorted(set(ports))
+            fields = line.split()  # sl, local address:port, remote, state, ..., inode (10th)
+            if len(fields) > 9:
+                yield int(fields[1].rsplit(":", 1)[1], 16), fields[3], fields[9]
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -143,33 +158,14 @@ def tcp_connections(
     """(established TCP connections to local `port` that process `pid` holds, all of them on this
     machine): from the process's open files and /proc/net/`tables` (IPv4 and IPv6 by default; each
     read costs the kernel a walk of its whole connection table, ~3 ms here); (0, 0) when unknown."""
-    inodes = set()
-    folder = f"/proc/{pid}/fd"
-    try:
-        names = os.listdir(folder)
-    except OSError:
+    inodes = _socket_inodes(pid)
+    if inodes is None:
         return 0, 0
-    for name in names:
-        try:
-            link = os.readlink(f"{folder}/{name}")
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
     mine = total = 0
-    for table in tables:
-        try:
-            lines = Path("/proc/net", table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()  # sl, local address:port, remote, state, ..., inode (10th)
-            if len(fields) < 10 or fields[3] != "01":  # 01: ESTABLISHED
-                continue
-            if int(fields[1].rsplit(":", 1)[1], 16) != port:
-                continue
+    for local, state, inode in _tcp_rows(tables):
+        if local == port and state == "01":
             total += 1
-            mine += fields[9] in inodes
+            mine += inode in inodes
     return mine, total
 
 

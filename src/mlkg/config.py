@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from mlkg.errors import ConfigError
 from mlkg.namespaces import BASE
 
 PROJECT_ROOT = Path(os.environ.get("MLKG_HOME", Path(__file__).resolve().parents[2]))
 
 
 def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+    return _env_number(name, default, int, "a whole number")
 
 
 def _env_float(name: str, default: float) -> float:
+    return _env_number(name, default, float, "a number")
+
+
+def _env_number(name: str, default, kind, what: str):
+    """The value of environment variable `name` as `kind` (`default` when unset or empty).
+
+    :raises ConfigError: naming the variable and its value when it is not `what`.
+    """
     raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or math.isnan(value) or math.isinf(value):
+        raise ConfigError(f"{name}={raw!r} is not {what}; unset it or give {what}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -50,7 +67,7 @@ class Settings:
     #: Answers kept per server process for the store version, in MiB (0: no answer cache).
     answer_cache_mb: int = field(default_factory=lambda: _env_int("MLKG_ANSWER_CACHE_MB", 64))
     #: With several server processes, one that holds more than its share of the keep-alive
-    #: connections asks clients to reconnect (`mlkg.web.reconnect`); MLKG_SPREAD_CONNECTIONS=0: never.
+    #: connections asks clients to reconnect (`mlkg.web.reconnect`); 0 turns that off.
     spread_connections: bool = field(
         default_factory=lambda: _env_int("MLKG_SPREAD_CONNECTIONS", 1) != 0
     )

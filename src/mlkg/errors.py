@@ -77,3 +77,9 @@ class QueryFileError(MlkgError):
     """A canned query file (queries/*.rq) is broken: bad header, unknown key, bad SPARQL or parameter."""
 
     status, title = 500, "Invalid query file"
+
+
+class ConfigError(MlkgError):
+    """A setting (an environment variable) has a value mlkg cannot use."""
+
+    status, title = 500, "Invalid setting"

@@ -10,8 +10,10 @@ the established connections to its port, its own and all (`mlkg._procs.tcp_conne
 often where counting takes long, as on a machine with very many connections), and
 answers its next `own - ceil(all / processes)` requests with `Connection: close`. Each such answer
 is whole; the client sends its next request over a new connection, which either process may
-accept, and the counting goes on until no process holds more than its share. When the connections
-are even, nothing is ever closed.
+accept (under load, more often the less busy one), and the counting goes on until no process
+holds more than its share. When the connections are even, nothing is ever closed; when the clients
+it sheds keep coming back (with little load the process that just closed tends to win the accept
+too), a process counts less and less often, so it does not keep closing connections for nothing.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from mlkg._procs import tcp_connections
 
 #: How often (seconds) a process counts connections, at most (only while it is answering requests).
 INTERVAL = 0.5
+#: The most intervals a process waits between counts while the clients it sheds keep coming back.
+MAX_BACKOFF = 32
 
 
 class Reconnect:
-    """WSGI middleware: `Connection: close` on answers of a process over its share of connections."""
+    """WSGI middleware: `Connection: close` on answers of a process over its connection share."""
 
     def __init__(
         self,
@@ -40,9 +44,12 @@ class Reconnect:
     ) -> None:
         if processes < 2:
             raise ValueError(f"spreading connections needs 2 or more processes, not {processes}")
-        self.wsgi_app, self.processes, self.interval, self.count = wsgi_app, processes, interval, count
+        self.wsgi_app, self.processes = wsgi_app, processes
+        self.interval, self.count = interval, count
         self.asked = 0  # answers that told their client to reconnect
         self._excess = 0  # answers still to send with Connection: close
+        self._excess_before = 0  # the excess at the count before
+        self._backoff = 1  # intervals to the next count
         self._next_count = 0.0
         self._lock = threading.Lock()
 
@@ -51,11 +58,18 @@ class Reconnect:
         if now >= self._next_count and self._lock.acquire(blocking=False):
             try:  # one thread counts; the others go on
                 own, everyone = self.count(int(environ.get("SERVER_PORT") or 0))
-                self._excess = max(0, own - math.ceil(everyone / self.processes))
+                excess = max(0, own - math.ceil(everyone / self.processes))
+                # clients told to reconnect that came back here (this process won the accepts
+                # again: nobody was busier) are told again later and later, up to 32 intervals
+                if excess and self._excess_before and excess >= self._excess_before:
+                    self._backoff = min(self._backoff * 2, MAX_BACKOFF)
+                elif not excess:
+                    self._backoff = 1
+                self._excess = self._excess_before = excess
                 # the count walks the kernel's table of every connection of the machine: where
                 # that takes long, count less often, never more than ~1 % of a thread's time
                 took = time.monotonic() - now
-                self._next_count = now + max(self.interval, 100 * took)
+                self._next_count = now + max(self.interval * self._backoff, 100 * took)
             finally:
                 self._lock.release()
         if self._excess <= 0:

@@ -1,0 +1,42 @@
+"""Settings from the environment: a value that is not a number is refused by the variable's name."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from mlkg.cli import cli
+from mlkg.config import Settings
+from mlkg.errors import ConfigError
+
+
+def test_numbers_come_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("MLKG_QUERY_TIMEOUT", "2.5")
+    monkeypatch.setenv("MLKG_WORKERS", " 3 ")
+    monkeypatch.setenv("MLKG_RESULT_LIMIT", "")  # empty: the default
+    settings = Settings()
+    assert (settings.query_timeout, settings.workers, settings.result_limit) == (2.5, 3, 10000)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "what"),
+    [
+        ("MLKG_QUERY_TIMEOUT", "ten", "a number"),
+        ("MLKG_QUERY_TIMEOUT", "nan", "a number"),
+        ("MLKG_WORKERS", "2.5", "a whole number"),
+        ("MLKG_SPREAD_CONNECTIONS", "yes", "a whole number"),
+    ],
+)
+def test_a_value_that_is_not_a_number_is_refused_by_name(monkeypatch, name, value, what) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        Settings()
+    assert caught.value.detail == f"{name}={value!r} is not {what}; unset it or give {what}"
+
+
+def test_the_cli_says_which_setting_is_wrong_without_a_traceback(monkeypatch) -> None:
+    monkeypatch.setenv("MLKG_MAX_BODY", "1MB")
+    result = CliRunner().invoke(cli, ["queries"])
+    assert result.exit_code == 1
+    assert "MLKG_MAX_BODY='1MB' is not a whole number" in result.output
+    assert "Traceback" not in result.output
