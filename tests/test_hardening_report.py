@@ -39,3 +39,16 @@ def test_the_chart_is_valid_svg_with_a_bar_per_measure() -> None:
     labels = [b.text for b in bars]
     assert len(labels) == 5
     assert "mlkg: 500.0 req/s" in labels and "raw Oxigraph: 12.0 req/s" in labels
+
+
+def test_client_counts_are_refused_by_what_was_given() -> None:
+    import argparse
+
+    import pytest
+
+    from mlkg.report import _counts
+
+    assert _counts("4,16") == [4, 16]
+    for bad in ("4,x", "0", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match="client counts"):
+            _counts(bad)

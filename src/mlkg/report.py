@@ -200,10 +200,9 @@ def render_report(command: str, rows: list[Row], loads: list[tuple[str, loadtest
         f"results; {seconds:g} s per point-look-up run, {2 * seconds:g} s per heavy run; the `mlkg serve` "
         "answer cache off, measured once it has written the files it prepares at start. "
         "Point look-ups: `SELECT ?p ?o WHERE { <entity> ?p ?o }` over 2,000 entities; heavy: whole-graph aggregates. "
-        "mlkg runs 2 server processes that accept from one socket; a keep-alive connection stays with the process "
-        "that accepted it, and with few clients one process can get most of them while the other idles "
-        "(raw Oxigraph is one process), which is why mlkg's point-look-up figure at few clients varies from run "
-        "to run."),
+        "mlkg runs 2 server processes that accept from one socket (raw Oxigraph is one process); a keep-alive "
+        "connection stays with the process that accepted it, and one that holds more than its share asks clients "
+        "to reconnect, so they are spread within a second or two of connecting."),
         "",
         "| triples | queries | " + " | ".join(f"{s} req/s (p50 ms)" for s in SERVERS)
         + " | mlkg / raw | mlkg / rdflib-endpoint | errors |",
@@ -287,12 +286,23 @@ def render_chart(rows: list[Row], width: int = 820) -> str:
     return "\n".join(out) + "\n"
 
 
+def _counts(text: str) -> list[int]:
+    """`--clients`: whole numbers of 1 or more, comma-separated."""
+    try:
+        counts = [int(n) for n in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of client counts (1 or more)")
+    return counts
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run the report."""
     parser = argparse.ArgumentParser(prog="python -m mlkg.report", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000", help="triples per run, comma-separated")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each point-look-up run")
-    parser.add_argument("--clients", default="4,16",
+    parser.add_argument("--clients", default=[4, 16], type=_counts,
                         help="client processes in the endpoint benchmark, comma-separated: point look-ups run "
                              "with each count, heavy queries with the first")
     parser.add_argument("--requests", type=int, default=1500, help="requests in the load test")
@@ -304,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="mlkg-report-"))
     try:
         run([int(s) for s in args.sizes.split(",")], seconds=args.seconds,
-            clients=[int(n) for n in args.clients.split(",")],
+            clients=args.clients,
             load_requests=args.requests, out=args.out, chart=args.chart, work=work,
             skip_rdflib_above=args.skip_rdflib_above)
     finally:

@@ -6,7 +6,8 @@ quarter of granian's rate here (7,900 against 31,800 requests/s, 2 processes, 4 
 
 The parent binds the listening socket (port 0: the OS picks one), prints ``mlkg serving
 http://HOST:PORT/ ...`` on one line, and runs granian's supervisor, which forks `processes` server
-processes that all accept from that socket, and restarts one that dies.
+processes that all accept from that socket, and restarts one that dies. A process that holds more
+than its share of the keep-alive connections asks clients to reconnect (`mlkg.web.reconnect`).
 Each builds the app — its own query worker processes over the read-only store and its own store
 handle for bounded queries — and serves it with `threads` threads. SIGTERM or SIGINT stops them all
 gracefully; SIGHUP (what `mlkg reload` sends) makes each swap in the store `var/current` points at.
