@@ -102,3 +102,18 @@ def test_shed_clients_that_come_back_are_told_again_later_and_later() -> None:
     assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.2 and gaps[3] >= 0.4
     assert gaps[0] < 0.1 and gaps[4] < 0.1 and gaps[5] < 0.1  # even again: one interval
     assert middleware.asked == 4 * 2
+
+
+def test_the_app_runs_outside_the_lock() -> None:
+    """A slow answer never holds up the others' bookkeeping: the app is called with the lock free,
+    whether its answer closes the connection or not."""
+    held: list[bool] = []
+
+    def app(environ, start_response):
+        held.append(middleware._lock.locked())
+        return _app(environ, start_response)
+
+    middleware = Reconnect(app, 2, interval=60, count=lambda port: (3, 4))
+    answers = _answers(middleware, 3)
+    assert [("Connection", "close") in headers for headers in answers] == [True, False, False]
+    assert held == [False, False, False]

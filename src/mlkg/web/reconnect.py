@@ -53,6 +53,16 @@ class Reconnect:
         self._next_count = 0.0
         self._lock = threading.Lock()
 
+    def _take_one(self) -> bool:
+        """Whether this answer is one of the excess to close (decided under the lock, answered
+        outside it)."""
+        with self._lock:
+            if self._excess <= 0:
+                return False
+            self._excess -= 1
+            self.asked += 1
+            return True
+
     def __call__(self, environ, start_response):
         now = time.monotonic()
         if now >= self._next_count and self._lock.acquire(blocking=False):
@@ -72,13 +82,8 @@ class Reconnect:
                 self._next_count = now + max(self.interval * self._backoff, 100 * took)
             finally:
                 self._lock.release()
-        if self._excess <= 0:
+        if self._excess <= 0 or not self._take_one():
             return self.wsgi_app(environ, start_response)
-        with self._lock:
-            if self._excess <= 0:
-                return self.wsgi_app(environ, start_response)
-            self._excess -= 1
-            self.asked += 1
 
         def closing(status, headers, exc_info=None):
             headers = [(k, v) for k, v in headers if k.lower() != "connection"]
