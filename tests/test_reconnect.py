@@ -117,3 +117,13 @@ def test_the_app_runs_outside_the_lock() -> None:
     answers = _answers(middleware, 3)
     assert [("Connection", "close") in headers for headers in answers] == [True, False, False]
     assert held == [False, False, False]
+
+
+def test_a_server_port_that_is_not_a_number_counts_nothing() -> None:
+    calls = []
+    middleware = Reconnect(_app, 2, interval=0, count=lambda port: calls.append(port) or (4, 4))
+    for port in ("", "http"):
+        got = {}
+        body = middleware({"SERVER_PORT": port}, lambda s, h, e=None: got.setdefault("h", h))
+        assert b"".join(body) == b"ok" and ("Connection", "close") not in got["h"]
+    assert calls == []

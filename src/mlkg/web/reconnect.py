@@ -67,7 +67,8 @@ class Reconnect:
         now = time.monotonic()
         if now >= self._next_count and self._lock.acquire(blocking=False):
             try:  # one thread counts; the others go on
-                own, everyone = self.count(int(environ.get("SERVER_PORT") or 0))
+                port = environ.get("SERVER_PORT") or ""
+                own, everyone = self.count(int(port)) if port.isdigit() else (0, 0)
                 excess = max(0, own - math.ceil(everyone / self.processes))
                 # clients told to reconnect that came back here (this process won the accepts
                 # again: nobody was busier) are told again later and later, up to 32 intervals
