@@ -123,7 +123,11 @@ def test_a_server_port_that_is_not_a_number_counts_nothing() -> None:
     calls = []
     middleware = Reconnect(_app, 2, interval=0, count=lambda port: calls.append(port) or (4, 4))
     for port in ("", "http"):
-        got = {}
-        body = middleware({"SERVER_PORT": port}, lambda s, h, e=None: got.setdefault("h", h))
+        got: dict = {}
+
+        def start_response(status, headers, exc_info=None, got=got):
+            got["h"] = headers
+
+        body = middleware({"SERVER_PORT": port}, start_response)
         assert b"".join(body) == b"ok" and ("Connection", "close") not in got["h"]
     assert calls == []
