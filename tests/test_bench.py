@@ -45,11 +45,14 @@ def test_settle_waits_until_the_server_has_written_what_it_prepares(tmp_path) ->
         for e in exports.EXPORTS
         for c in (False, True)
     ]
+    written = []
     for _ in range(2):
         process, _, _ = bench.start_mlkg(var, cache_mb=0, processes=1, workers=1, threads=2)
         try:
             bench.settle(process, timeout=120)
             assert prepare.running(process.pid) == []
             assert all(path.stat().st_size > 0 for path in dumps)
+            written.append([path.stat().st_mtime_ns for path in dumps])
         finally:
             bench.stop(process)
+    assert written[0] == written[1]  # the second server wrote nothing again

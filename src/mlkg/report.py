@@ -202,7 +202,7 @@ def render_report(command: str, rows: list[Row], loads: list[tuple[str, loadtest
         "Point look-ups: `SELECT ?p ?o WHERE { <entity> ?p ?o }` over 2,000 entities; heavy: whole-graph aggregates. "
         "mlkg runs 2 server processes that accept from one socket (raw Oxigraph is one process); a keep-alive "
         "connection stays with the process that accepted it, and one that holds more than its share asks clients "
-        "to reconnect, so they are spread within a second or two of connecting."),
+        "to reconnect, so they are spread within seconds of connecting."),
         "",
         "| triples | queries | " + " | ".join(f"{s} req/s (p50 ms)" for s in SERVERS)
         + " | mlkg / raw | mlkg / rdflib-endpoint | errors |",
