@@ -135,6 +135,27 @@ def test_keep_alive_connections_end_up_spread_over_the_processes(project: Path) 
     assert measured[0].errors == 0 and measured[0].done > 1000
 
 
+def test_a_server_process_that_dies_is_replaced_and_its_waiting_connections_are_answered(
+    project: Path,
+) -> None:
+    """One of two server processes is killed: new connections keep being answered, those the kernel
+    queued for the dead one by its replacement (the parent holds every listening socket)."""
+    env = {"MLKG_HOME": str(project), "MLKG_SOURCES": str(project / "no-sources")}
+    with LiveServer(project / "var", env=env, args=("--processes", "2", "--workers", "1")) as live:
+        assert live.process is not None
+        wait_for(lambda: len(serving(live.process.pid)) >= 4)
+        before = [pid for pid in children(live.process.pid) if pid in serving(live.process.pid)]
+        assert len(before) == 2
+        os.kill(before[0], signal.SIGKILL)
+        statuses = []
+        for _ in range(40):  # a new connection each: about half hash to the dead process's queue
+            with requests.Session() as fresh:
+                statuses.append(fresh.get(f"{live.url}/health", timeout=30).status_code)
+        after = [pid for pid in children(live.process.pid) if pid in serving(live.process.pid)]
+    assert statuses == [200] * 40
+    assert before[0] not in after and before[1] in after and len(after) == 2
+
+
 def test_a_stop_while_the_server_processes_start_ends_every_process_at_once(
     project: Path,
 ) -> None:
@@ -201,6 +222,49 @@ def test_read_serve_url_skips_warnings_before_the_serving_line() -> None:
     out = io.StringIO("warning: something\nmlkg serving http://127.0.0.1:4321/ (store x)\n")
     assert read_serve_url(out, time.monotonic() + 5) == "http://127.0.0.1:4321"
     assert read_serve_url(io.StringIO("Error: no store\n"), time.monotonic() + 5) == ""
+
+
+def test_listeners_for_several_processes_share_one_port_and_each_gets_connections() -> None:
+    """One socket per server process on the port the OS picked; new connections land on each."""
+    import socket
+
+    from mlkg.serve import listeners
+
+    socks = listeners("127.0.0.1", 0, 256, 3)
+    try:
+        assert len({sock.getsockname() for sock in socks}) == 1
+        clients = [socket.create_connection(socks[0].getsockname()[:2]) for _ in range(90)]
+        landed = []
+        for sock in socks:
+            sock.setblocking(False)
+            got = 0
+            with contextlib.suppress(BlockingIOError):
+                while True:
+                    sock.accept()[0].close()
+                    got += 1
+            landed.append(got)
+        for client in clients:
+            client.close()
+    finally:
+        for sock in socks:
+            sock.close()
+    assert sum(landed) == 90 and min(landed) >= 10, landed  # by a hash of the client port
+
+
+def test_listeners_for_one_process_do_not_let_others_join_the_port() -> None:
+    import socket
+
+    from mlkg.serve import listeners
+
+    (sock,) = listeners("127.0.0.1", 0, 16, 1)
+    try:
+        intruder = socket.socket()
+        intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        with pytest.raises(OSError):
+            intruder.bind(sock.getsockname())
+        intruder.close()
+    finally:
+        sock.close()
 
 
 def test_the_listening_socket_hands_connections_over_without_nagle() -> None:

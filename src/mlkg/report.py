@@ -200,9 +200,10 @@ def render_report(command: str, rows: list[Row], loads: list[tuple[str, loadtest
         f"results; {seconds:g} s per point-look-up run, {2 * seconds:g} s per heavy run; the `mlkg serve` "
         "answer cache off, measured once it has written the files it prepares at start. "
         "Point look-ups: `SELECT ?p ?o WHERE { <entity> ?p ?o }` over 2,000 entities; heavy: whole-graph aggregates. "
-        "mlkg runs 2 server processes that accept from one socket (raw Oxigraph is one process); a keep-alive "
-        "connection stays with the process that accepted it, and one that holds more than its share asks clients "
-        "to reconnect, so they are spread within seconds of connecting."),
+        "mlkg runs 2 server processes (raw Oxigraph is one process); the kernel hands each new connection to "
+        "one of them by a hash of the client's port, a keep-alive connection stays with the process that "
+        "accepted it, and one that holds more than its share asks clients to reconnect, so they are spread "
+        "within seconds of connecting."),
         "",
         "| triples | queries | " + " | ".join(f"{s} req/s (p50 ms)" for s in SERVERS)
         + " | mlkg / raw | mlkg / rdflib-endpoint | errors |",

@@ -4,10 +4,11 @@ granian (a Rust HTTP server with a WSGI interface) parses HTTP outside Python, s
 Python only the app's own work; waitress, which parses in Python, answered a hello-world app at a
 quarter of granian's rate here (7,900 against 31,800 requests/s, 2 processes, 4 clients).
 
-The parent binds the listening socket (port 0: the OS picks one), prints ``mlkg serving
-http://HOST:PORT/ ...`` on one line, and runs granian's supervisor, which forks `processes` server
-processes that all accept from that socket, and restarts one that dies. A process that holds more
-than its share of the keep-alive connections asks clients to reconnect (`mlkg.web.reconnect`).
+The parent binds one listening socket per server process, all on one port (port 0: the OS picks
+one; see `listeners`), prints ``mlkg serving http://HOST:PORT/ ...`` on one line, and runs
+granian's supervisor, which forks `processes` server processes, each accepting from its own socket,
+and restarts one that dies. A process that holds more than its share of the keep-alive
+connections asks clients to reconnect (`mlkg.web.reconnect`).
 Each builds the app — its own query worker processes over the read-only store and its own store
 handle for bounded queries — and serves it with `threads` threads. SIGTERM or SIGINT stops them all
 gracefully; SIGHUP (what `mlkg reload` sends) makes each swap in the store `var/current` points at.
@@ -109,18 +110,47 @@ def check_store(link) -> str:
     return str(store_id)
 
 
-def bind(host: str, port: int, backlog: int) -> socket.socket:
-    """A listening TCP socket on host:port (port 0: the OS picks one), for every server process."""
+def bind(host: str, port: int, backlog: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket on host:port (port 0: the OS picks one); with `reuse_port`, one that
+    others may join on the same port (SO_REUSEPORT: only sockets of the same user can)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # accepted connections inherit it: an answer written in parts (headers, then body chunks) is
-    # sent at once, not held back by Nagle's algorithm until the client's delayed ACK (~40 ms)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    sock.listen(backlog)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        # accepted connections inherit it: an answer written in parts (headers, then body chunks)
+        # is sent at once, not held back by Nagle's algorithm until the client's delayed ACK (~40 ms)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
     sock.set_inheritable(True)
     return sock
+
+
+def listeners(host: str, port: int, backlog: int, count: int) -> list[socket.socket]:
+    """`count` listening sockets on one port (port 0: the OS picks it), one per server process.
+
+    Several form a SO_REUSEPORT group: the kernel puts each new connection in the queue of one of
+    them, chosen by a hash of the client's address and port, so a client that reconnects lands on
+    either process with even odds, whichever is busy. (From one shared socket the process that
+    had just closed a connection nearly always accepted the client's next one as well — on one
+    core, every time in a row — so a busy process could not hand its clients over.) The parent
+    holds them all, so a queue outlives a process that dies: its replacement accepts what waited."""
+    if count < 2:
+        return [bind(host, port, backlog)]
+    socks = [bind(host, port, backlog, reuse_port=True)]
+    try:
+        chosen = socks[0].getsockname()[1]
+        socks += [bind(host, chosen, backlog, reuse_port=True) for _ in range(count - 1)]
+    except BaseException:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
 
 
 def _server_app(settings: Settings, _target: str, *, processes: int = 1, host: str = "127.0.0.1"):
@@ -141,9 +171,8 @@ def _server_app(settings: Settings, _target: str, *, processes: int = 1, host: s
     else:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     if processes > 1 and settings.spread_connections:
-        from mlkg.web.reconnect import Reconnect
-
         from mlkg._procs import tcp_connections
+        from mlkg.web.reconnect import Reconnect
 
         table = "tcp6" if ":" in host else "tcp"  # where the kernel lists connections to our socket
         app.wsgi_app = Reconnect(  # type: ignore[method-assign]
@@ -152,8 +181,9 @@ def _server_app(settings: Settings, _target: str, *, processes: int = 1, host: s
     return app
 
 
-def _granian_server(settings: Settings, options: ServeOptions, sock: socket.socket):
-    """granian's supervisor for the app on `sock`, with SIGHUP forwarded to the server processes."""
+def _granian_server(settings: Settings, options: ServeOptions, socks: list[socket.socket]):
+    """granian's supervisor for the app, server process i accepting from `socks[i]`, with SIGHUP
+    forwarded to the server processes."""
     from granian import Granian
     from granian._granian import SocketHolder
     from granian.constants import HTTPModes, Interfaces
@@ -166,14 +196,19 @@ def _granian_server(settings: Settings, options: ServeOptions, sock: socket.sock
         main_pid = os.getpid()
 
         def _init_shared_socket(self) -> None:
-            """Every process accepts from our one socket. (On Linux granian would give each process
-            a listener of its own with SO_REUSEPORT, which pins each client connection to a process
-            by a hash: with few keep-alive clients, one process can get them all while the other
-            idles. One shared queue goes to whichever process is free.)"""
+            """Our sockets (see `listeners`), bound before the URL was printed: granian would bind
+            its own in each process as it starts, refusing connections until then."""
+            self._holders = [SocketHolder(sock.fileno(), False, options.backlog) for sock in socks]
             self._ssp = None
-            self._shd = SocketHolder(sock.fileno(), False, options.backlog)
-            self._sfd = sock.fileno()
-            self._sso = sock
+            self._use(0)
+
+        def _use(self, idx: int) -> None:
+            self._shd, self._sfd, self._sso = self._holders[idx], socks[idx].fileno(), socks[idx]
+
+        def _spawn_worker(self, idx, target, callback_loader):
+            """Server process `idx` (and the one that replaces it) accepts from `socks[idx]`."""
+            self._use(idx % len(socks))
+            return super()._spawn_worker(idx, target, callback_loader)
 
         def _drop_shared_socket(self) -> None:
             self._sso = None  # ours: closed by serve()
@@ -196,7 +231,7 @@ def _granian_server(settings: Settings, options: ServeOptions, sock: socket.sock
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGHUP)
 
-    host, port = sock.getsockname()[:2]
+    host, port = socks[0].getsockname()[:2]
     return Server(
         "mlkg.web:create_app",
         address=host,
@@ -253,9 +288,9 @@ def serve(settings: Settings, options: ServeOptions, *, echo=print) -> None:
 
     mlkg.web.preload(settings)
 
-    sock = bind(options.host, options.port, options.backlog)
-    host, port = sock.getsockname()[:2]
-    server = _granian_server(settings, options, sock)
+    socks = listeners(options.host, options.port, options.backlog, max(1, options.processes))
+    host, port = socks[0].getsockname()[:2]
+    server = _granian_server(settings, options, socks)
     shown = f"[{host}]" if ":" in host else host
     echo(
         f"mlkg serving http://{shown}:{port}/ (store {store}; {options.processes} processes x "
@@ -276,6 +311,7 @@ def serve(settings: Settings, options: ServeOptions, *, echo=print) -> None:
         )
     finally:
         prepare.stop(preparing)
-        sock.close()
+        for sock in socks:
+            sock.close()
         with contextlib.suppress(OSError):
             pidfile.unlink()
