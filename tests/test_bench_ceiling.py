@@ -61,3 +61,32 @@ def test_the_table_gives_each_row_its_ratio_to_raw() -> None:
     assert "| raw Oxigraph | 10,000 | 1.00× | 150 µs | 0 |" in text
     assert "| bare app, 1 thread | 7,500 | 0.75× | 210 µs | 0 |" in text
     assert "| mlkg serve, 8 threads, cache off | 3,100 | 0.31× | 460 µs | 2 |" in text
+
+
+def test_the_rsgi_variant_answers_what_the_wsgi_one_does(store_dir) -> None:
+    import asyncio
+
+    sent = {}
+
+    class Protocol:
+        def response_bytes(self, status, headers, body):
+            sent.update(status=status, headers=dict(headers), body=body)
+
+    class Scope:
+        query_string = "query=" + quote("SELECT ?p ?o WHERE { <http://e/a> ?p ?o }", safe="")
+
+    asyncio.run(bench_ceiling.rsgi_app(Scope(), Protocol()))
+    _, _, wsgi_body = _call(bench_ceiling.app, "SELECT ?p ?o WHERE { <http://e/a> ?p ?o }")
+    assert sent["status"] == 200
+    assert sent["headers"]["content-type"] == "application/sparql-results+json"
+    assert json.loads(sent["body"]) == json.loads(wsgi_body)
+
+
+def test_every_row_runs_through_an_interface_granian_has() -> None:
+    from granian.constants import Interfaces
+
+    offered = {i.value for i in Interfaces}
+    for server in bench_ceiling.SERVERS:
+        assert server.interface in offered
+        if server.kind == "bare":
+            assert callable(getattr(bench_ceiling, server.target))

@@ -3,7 +3,8 @@
 Point look-ups, in one run, through: a raw `oxigraph serve-read-only`; a bare WSGI app under granian
 that only decodes the query, calls ``Store.query(...).serialize()`` and answers (`app`), with 1 and
 with 8 blocking threads per process, and once more with the security and CORS headers every mlkg
-answer carries (`app_with_headers`); and `mlkg serve` itself with 1, 2 and 8 threads per process,
+answer carries (`app_with_headers`); the same least work as an RSGI app, granian's own interface
+with no WSGI environ and no blocking thread (`rsgi_app`); and `mlkg serve` itself with 1, 2 and 8 threads per process,
 answer cache off, and with 8 threads and the cache on, warmed by one untimed run first (the timed
 runs then measure answers the server has given before, as a site's repeat visitors get). Every
 server runs 2 processes on the same store; the load generator is `mlkg.bench`'s (4 client
@@ -78,6 +79,12 @@ def app_with_headers(environ, start_response):
     return [body]
 
 
+async def rsgi_app(scope, protocol) -> None:
+    """`app` as an RSGI app: granian calls it on its event loop (one thread per process)."""
+    body = _answer({"QUERY_STRING": scope.query_string})
+    protocol.response_bytes(200, [("content-type", "application/sparql-results+json")], body)
+
+
 @dataclass(frozen=True)
 class Server:
     """One row: how to start it (`kind` bare or mlkg) and with what."""
@@ -87,12 +94,15 @@ class Server:
     threads: int
     target: str = "app"
     cache_mb: int = 0
+    interface: str = "wsgi"
 
 
 SERVERS = [
     Server("bare app, 1 thread", "bare", 1),
     Server("bare app, 8 threads", "bare", 8),
     Server("bare app + mlkg headers, 1 thread", "bare", 1, "app_with_headers"),
+    Server("bare app + mlkg headers, 8 threads", "bare", 8, "app_with_headers"),
+    Server("bare RSGI app", "bare", 1, "rsgi_app", interface="rsgi"),
     Server("mlkg serve, 1 thread, cache off", "mlkg", 1),
     Server("mlkg serve, 2 threads, cache off", "mlkg", 2),
     Server("mlkg serve, 8 threads, cache off", "mlkg", 8),
@@ -123,7 +133,7 @@ def start(server: Server, var: Path, store_dir: Path) -> tuple[subprocess.Popen,
             "-m",
             "granian",
             "--interface",
-            "wsgi",
+            server.interface,
             "--workers",
             "2",
             "--blocking-threads",
