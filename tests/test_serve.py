@@ -267,6 +267,54 @@ def test_listeners_for_one_process_do_not_let_others_join_the_port() -> None:
         sock.close()
 
 
+def test_listeners_refuse_a_port_another_group_listens_on() -> None:
+    """A second server's SO_REUSEPORT sockets would join the first's group and take half its
+    connections: the port is refused instead, whether the second runs one process or several."""
+    from mlkg.errors import ConfigError
+    from mlkg.serve import listeners
+
+    first = listeners("127.0.0.1", 0, 16, 2)
+    port = first[0].getsockname()[1]
+    try:
+        for count in (1, 2, 3):
+            with pytest.raises(ConfigError, match=rf"cannot listen on 127\.0\.0\.1:{port}: .*in use"):
+                listeners("127.0.0.1", port, 16, count)
+    finally:
+        for sock in first:
+            sock.close()
+    again = listeners("127.0.0.1", port, 16, 2)  # free again once the first group is closed
+    assert {sock.getsockname()[1] for sock in again} == {port}
+    for sock in again:
+        sock.close()
+
+
+def test_a_second_server_on_a_busy_port_says_so_and_the_first_keeps_answering(
+    server: LiveServer, project: Path
+) -> None:
+    port = server.url.rsplit(":", 1)[1]
+    env = {
+        **os.environ,
+        "MLKG_VAR": str(project / "var"),
+        "MLKG_HOME": str(project),
+        "MLKG_SOURCES": str(project / "no-sources"),
+    }
+    second = subprocess.run(
+        [sys.executable, "-m", "mlkg", "serve", "--port", port, "--processes", "2"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in second.stderr
+    assert "another program holds that port" in second.stderr
+    assert "Traceback" not in second.stderr and "mlkg serving" not in second.stdout
+    for _ in range(20):  # fresh connections: none lands on a queue nobody accepts from
+        with requests.get(f"{server.url}/health", timeout=10, headers={"Connection": "close"}) as r:
+            assert r.status_code == 200
+
+
 def test_the_listening_socket_hands_connections_over_without_nagle() -> None:
     """Accepted connections inherit TCP_NODELAY: an answer written in parts (headers, then body) is
     not held back until the client's delayed ACK (it made every entity page take ~40 ms)."""

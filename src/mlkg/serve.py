@@ -19,6 +19,7 @@ service ahead of requests, at a lower CPU priority.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from functools import partial
 
 from mlkg._logbuffer import LOG_FORMAT, BufferedHandler
 from mlkg.config import Settings
+from mlkg.errors import ConfigError
 
 log = logging.getLogger("mlkg.serve")
 
@@ -139,18 +141,36 @@ def listeners(host: str, port: int, backlog: int, count: int) -> list[socket.soc
     either process with even odds, whichever is busy. (From one shared socket the process that
     had just closed a connection nearly always accepted the client's next one as well — on one
     core, every time in a row — so a busy process could not hand its clients over.) The parent
-    holds them all, so a queue outlives a process that dies: its replacement accepts what waited."""
-    if count < 2:
-        return [bind(host, port, backlog)]
-    socks = [bind(host, port, backlog, reuse_port=True)]
+    holds them all, so a queue outlives a process that dies: its replacement accepts what waited.
+
+    The port is first taken without SO_REUSEPORT, which fails when anything listens there — also
+    another server's group, which a SO_REUSEPORT socket would join without a word, taking half
+    its connections.
+
+    :raises ConfigError: naming the address when it cannot be listened on (in use, not local,
+        not allowed).
+    """
     try:
-        chosen = socks[0].getsockname()[1]
-        socks += [bind(host, chosen, backlog, reuse_port=True) for _ in range(count - 1)]
-    except BaseException:
-        for sock in socks:
-            sock.close()
-        raise
-    return socks
+        probe = bind(host, port, backlog)
+        if count < 2:
+            return [probe]
+        chosen = probe.getsockname()[1]
+        probe.close()
+        socks: list[socket.socket] = []
+        try:
+            for _ in range(count):
+                socks.append(bind(host, chosen, backlog, reuse_port=True))
+        except BaseException:
+            for sock in socks:
+                sock.close()
+            raise
+        return socks
+    except OSError as exc:
+        shown = f"[{host}]" if ":" in host else host
+        raise ConfigError(
+            f"cannot listen on {shown}:{port}: {exc.strerror or exc}"
+            + (" (another program holds that port)" if exc.errno == errno.EADDRINUSE else "")
+        ) from None
 
 
 def _server_app(settings: Settings, _target: str, *, processes: int = 1, host: str = "127.0.0.1"):
