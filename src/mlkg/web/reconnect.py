@@ -4,12 +4,13 @@ its share tells clients to reconnect (`Connection: close` on its next answers).
 A keep-alive connection stays with the process that accepted it, and which process accepts a new
 connection is the kernel's choice (`mlkg.serve.listeners`: by a hash of the client's address and
 port), so four clients land 2/2 only three times in eight. Measured at 1M triples with 4 clients,
-the connections landed 4/0, 3/1 or 2/2 from one start to the next, and point look-ups ran at
-4,100, 5,476 and 6,844 requests/s — with few clients, one process did the work while the other
-idled (before this middleware). So at most every `interval` seconds a process counts the established connections to its
-port, its own and all (`mlkg._procs.tcp_connections`; less often where counting takes long, as on
-a machine with very many connections), and answers its next `own - ceil(all / processes)` requests
-with `Connection: close`. Each such answer is whole; the client sends its next request over a new
+the connections landed 4/0, 3/1 or 2/2 from one start to the next (before this middleware, from
+the one socket the processes shared then), and point look-ups ran at 4,100, 5,476 and 6,844
+requests/s — with few clients, one process did the work while the other idled. So at most every
+`interval` seconds a process counts the established connections to its port, its own and all
+(`mlkg._procs.tcp_connections`; less often where counting takes long, as on a machine with very
+many connections), and answers its next `own - ceil(all / processes)` requests with
+`Connection: close`. Each such answer is whole; the client sends its next request over a new
 connection, which lands on any process with even odds, and the counting goes on until no process
 holds more than its share: each count costs at most that many reconnections. When the
 connections are even, nothing is ever closed.
