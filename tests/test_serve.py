@@ -190,6 +190,30 @@ def test_a_stop_while_the_server_processes_start_ends_every_process_at_once(
             process.stdout.close()
 
 
+def test_ctrl_c_to_the_whole_process_group_stops_every_process_at_once(project: Path) -> None:
+    """Ctrl-C in a terminal: SIGINT to every process of the group at once (supervisor, server
+    processes, query workers), here once they have all served and then idled a moment. Before the
+    server processes left SIGINT to the supervisor, one of them stayed until granian's kill timeout
+    (20.1-20.2 s in every try; without the idle moment, the same signal did not show it)."""
+    env = {"MLKG_HOME": str(project), "MLKG_SOURCES": str(project / "no-sources")}
+    live = LiveServer(project / "var", env=env, args=("--processes", "2", "--workers", "1")).start()
+    try:
+        assert live.process is not None
+        parent = live.process.pid
+        wait_for(lambda: len(serving(parent)) >= 4)  # 2 server processes, 1 query worker each
+        family = descendants(parent)
+        assert requests.get(f"{live.url}/health", timeout=10).status_code == 200
+        time.sleep(1.5)  # idle: how the hang was found
+        started = time.monotonic()
+        os.killpg(parent, signal.SIGINT)
+        live.process.wait(timeout=30)
+        assert time.monotonic() - started < 5, "a process waited for the kill timeout"
+        wait_for(lambda: not any(Path(f"/proc/{p}").exists() for p in family), timeout=5)
+        assert not [pid for pid in family if Path(f"/proc/{pid}").exists()]
+    finally:
+        live.stop()
+
+
 def test_stale_files_lists_data_changed_after_the_build(tmp_path) -> None:
     """`mlkg serve` warns when data files are newer than the store it would serve."""
     import json

@@ -190,6 +190,7 @@ def _server_app(settings: Settings, _target: str, *, processes: int = 1, host: s
         signal.signal(signal.SIGHUP, lambda *_: watcher.check(force=True))
     else:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    _leave_interrupt_to_supervisor()
     if processes > 1 and settings.spread_connections:
         from mlkg._procs import tcp_connections
         from mlkg.web.reconnect import Reconnect
@@ -199,6 +200,29 @@ def _server_app(settings: Settings, _target: str, *, processes: int = 1, host: s
             app.wsgi_app, processes, count=partial(tcp_connections, tables=(table,))
         )
     return app
+
+
+def _leave_interrupt_to_supervisor() -> None:
+    """In a server process: ignore SIGINT once granian has set its handlers (it does so right after
+    this loader returns), so that Ctrl-C stops the server through the supervisor alone.
+
+    Ctrl-C sends SIGINT to every process of the terminal's foreground group at once. Sent so to an
+    idle `mlkg serve`, one server process took both that SIGINT and the supervisor's SIGTERM and
+    still did not stop (its main thread stayed waiting for granian's shutdown), so the supervisor
+    waited its whole `workers_kill_timeout` (20 s) and killed it; SIGINT sent to each process in
+    turn, or SIGTERM to the group, did not show it. With SIGINT ignored here, a server process
+    stops on the supervisor's SIGTERM alone, as it does for `kill PID` and SIGTERM to the group.
+    """
+    import granian._signals as granian_signals
+
+    install = granian_signals.set_sync_signals
+
+    def set_sync_signals(*args, **kwargs):
+        event = install(*args, **kwargs)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return event
+
+    granian_signals.set_sync_signals = set_sync_signals
 
 
 def _granian_server(settings: Settings, options: ServeOptions, socks: list[socket.socket]):
