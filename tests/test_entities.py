@@ -347,3 +347,17 @@ def test_a_page_costs_one_or_two_store_queries(browse_app, monkeypatch) -> None:
         calls.clear()
         assert client.get(path).status_code == 200, path
         assert len(calls) <= most, (path, len(calls))
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        ("text/turtle;charset=utf-8", "text/turtle"),
+        ('application/ld+json; profile="http://www.w3.org/ns/json-ld#expanded", text/html;q=0.5',
+         "application/ld+json"),
+        ("application/*", "application/ld+json"),  # not HTML through application/xhtml+xml
+    ],
+)
+def test_accept_with_parameters_or_wildcards_gets_what_it_asks(browse_client, accept, expected):
+    response = browse_client.get("/skill/python", headers={"Accept": accept})
+    assert response.status_code == 200 and response.mimetype == expected

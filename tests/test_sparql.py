@@ -65,6 +65,11 @@ def test_updates_are_refused(update: str) -> None:
         "SELECT * { ?s ?p ?o OPTIONAL { SeRvIcE ?endpoint { ?s ?q ?r } } }",
         "SELECT * { \\u0053ERVICE <http://x/> { ?s ?p ?o } }",
         "SELECT * {\n# comment }\n SERVICE <http://x/> {} }",
+        # the engine reads \\u escapes inside IRIs and strings: the '#' below is in the IRI, the
+        # escaped quote is in the string, and SERVICE is a keyword (a bypass found on 2026-12-07)
+        'SELECT ?a { BIND(<http://x/\\u0041#> AS ?i) BIND("a\\u0022" AS ?z) '
+        'SERVICE <http://127.0.0.1:9/sparql> { ?a ?b ?c } } # "',
+        "SELECT * { BIND(<http://x/\\U00000041#> AS ?i) SERVICE <http://x/> { ?s ?p ?o } }",
     ],
 )
 def test_service_is_refused_wherever_it_stands(query: str) -> None:
@@ -108,6 +113,19 @@ def test_from_a_graph_not_held_is_refused() -> None:
     assert named is not None
     with pytest.raises(ForbiddenQueryError):
         check_dataset(named, set(), overridden=False)
+
+
+def test_escapes_in_from_iris_stand_for_their_characters_as_the_engine_reads_them() -> None:
+    info = analyze(
+        "BASE <http://b\\u002F> PREFIX g: <http://ex/\\u0067/> SELECT * "
+        "FROM <file:///etc/p\\u0061sswd> FROM g:one FROM NAMED <x\\U00000041> { ?s ?p ?o }"
+    )
+    assert info is not None
+    assert info.from_graphs == ("file:///etc/passwd", "http://ex/g/one")
+    assert info.from_named == ("http://b/xA",)
+    with pytest.raises(ForbiddenQueryError) as caught:
+        check_dataset(info, {"http://ex/g/one", "http://b/xA"}, overridden=False)
+    assert caught.value.extra["graph"] == "file:///etc/passwd"
 
 
 def test_from_a_held_graph_or_an_overridden_dataset_is_allowed() -> None:

@@ -364,11 +364,15 @@ def test_no_query_makes_the_server_connect_or_read_a_file(url: str, tmp_path: Pa
     secret.write_text("<http://ex/secret> <http://ex/p> <http://ex/o> .\n", encoding="utf-8")
     listener = Listener()
     here = f"http://127.0.0.1:{listener.port}"
+    escaped_secret = secret.as_uri().replace("s", "\\u0073", 1)  # the engine reads it as the file
     try:
         refused = [
             f"SELECT * WHERE {{ SERVICE <{here}/sparql> {{ ?s ?p ?o }} }}",
             f"SELECT * WHERE {{ ?x ?y ?z OPTIONAL {{ SERVICE SILENT <{here}/sparql> {{ ?s ?p ?o }} }} }}",
             f"SELECT * WHERE {{ \\u0053ERVICE <{here}/sparql> {{ ?s ?p ?o }} }}",
+            f'SELECT ?a WHERE {{ BIND(<http://x/\\u0041#> AS ?i) BIND("a\\u0022" AS ?z) '
+            f'SERVICE <{here}/sparql> {{ ?a ?b ?c }} }} # "',
+            f"SELECT * FROM <{escaped_secret}> WHERE {{ ?s ?p ?o }}",
             f"SELECT * FROM <{here}/data.ttl> WHERE {{ ?s ?p ?o }}",
             f"SELECT * FROM NAMED <{here}/data.ttl> WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }}",
             f"PREFIX h: <{here}/> ASK FROM h:data {{ ?s ?p ?o }}",
@@ -533,3 +537,45 @@ def test_rdflib_sparqlstore(url: str, method: str) -> None:
     assert described is not None and len(described) == 3
     assert (URIRef(MLE), None, None) in graph
     json.dumps([str(t) for t in graph.triples((URIRef(MLE), URIRef(RDFS_LABEL), None))])
+
+
+@pytest.mark.parametrize(
+    ("query", "accept", "expected"),
+    [
+        ("CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1", "text/turtle; charset=utf-8", "text/turtle"),
+        ("SELECT * { ?s ?p ?o } LIMIT 1", "application/sparql-results+json; charset=utf-8",
+         "application/sparql-results+json"),
+        ("SELECT * { ?s ?p ?o } LIMIT 1", "text/csv; header=present", "text/csv"),
+        ("CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1",
+         'application/ld+json; profile="http://www.w3.org/ns/json-ld#compacted"', "application/ld+json"),
+        # a type refused with q=0 does not come back through its alias matching a wildcard
+        ("SELECT * { ?s ?p ?o } LIMIT 1", "application/sparql-results+json;q=0, */*;q=0.1",
+         "application/sparql-results+xml"),
+        ("CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1", "text/turtle;q=0, */*", "application/ld+json"),
+        # application/* is answered with an application/ type, not text/turtle through an alias
+        ("CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1", "application/*", "application/ld+json"),
+        ("SELECT * { ?s ?p ?o } LIMIT 1", "application/json", "application/sparql-results+json"),
+    ],
+)
+def test_accept_parameters_refusals_and_wildcards_are_negotiated_as_asked(
+    url: str, query: str, accept: str, expected: str
+) -> None:
+    response = requests.get(url, params={"query": query}, headers={"Accept": accept}, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].split(";")[0] == expected
+
+
+@pytest.mark.parametrize(("accept", "parser"), [("application/n-quads", "nquads"),
+                                                ("application/trig", "trig")])
+def test_the_service_description_is_written_in_the_dataset_formats_too(
+    url: str, accept: str, parser: str
+) -> None:
+    from rdflib import Dataset
+
+    response = requests.get(url, headers={"Accept": accept}, timeout=10)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith(accept)
+    dataset = Dataset().parse(data=response.text, format=parser)
+    sd = "http://www.w3.org/ns/sparql-service-description#"
+    assert any(str(o) == sd + "Service" for _, _, o, _ in dataset.quads((None, None, None, None)))
+    page = requests.get(url, params={"format": "html"}, timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")

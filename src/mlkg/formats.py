@@ -62,10 +62,58 @@ def by_suffix(suffix: str, kind: str) -> OutputFormat | None:
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
+def parse_accept(header: str | None) -> MIMEAccept:
+    """An Accept header, each media range without its parameters but q (charset, profile, header…).
+
+    None of the formats on offer differs by a parameter, and Werkzeug matches an entry that has
+    one only to an offer with the same parameters: ``text/turtle; charset=utf-8`` would find no
+    Turtle. A range named more than once keeps its highest q.
+
+    >>> parse_accept('text/turtle; charset=utf-8, application/ld+json; profile="x"; q=0.5').to_header()
+    'text/turtle,application/ld+json;q=0.5'
+    """
+    from werkzeug.http import parse_accept_header
+
+    parsed = parse_accept_header(header, MIMEAccept)
+    if not header or ";" not in header:
+        return parsed
+    best: dict[str, float] = {}
+    for value, quality in parsed:
+        media_range = value.split(";", 1)[0].strip().lower()
+        best[media_range] = max(quality, best.get(media_range, quality))
+    return MIMEAccept(list(best.items()))
+
+
 def _names(fmt: Any) -> tuple[str, ...]:
     """What a format may be called in `?format=` or a suffix: its name, suffix(es) and media type."""
     suffixes = getattr(fmt, "suffixes", None) or (fmt.suffix,)
     return (fmt.name, fmt.media_type, *suffixes)
+
+
+def offers_for(accept: MIMEAccept, candidates: Sequence[Any]) -> dict[str, Any]:
+    """The media types to match `accept` against, each with its format: every format's own type,
+    unless the client refused it (q=0), and an alias (``application/json`` for SPARQL JSON) only
+    where the client names it, so that a wildcard or an alias cannot bring back a type the client
+    refused, nor answer ``application/*`` with ``text/turtle``. A candidate is a format or a
+    (media type, aliases) pair; the pair stands for itself.
+
+    >>> sorted(offers_for(MIMEAccept([("*/*", 1), ("application/json", 1)]), FORMATS[:2]))
+    ['application/json', 'application/sparql-results+json', 'application/sparql-results+xml']
+    >>> list(offers_for(MIMEAccept([("application/sparql-results+json", 0), ("*/*", 1)]), FORMATS[:1]))
+    []
+    """
+    named = {value.lower() for value, quality in accept if quality > 0}
+    refused = {value.lower() for value, quality in accept if quality == 0}
+    offers: dict[str, Any] = {}
+    for fmt in candidates:
+        media_type, aliases = fmt if isinstance(fmt, tuple) else (fmt.media_type, fmt.aliases)
+        if media_type in refused:
+            continue
+        offers.setdefault(media_type, fmt)
+        for alias in aliases:
+            if alias in named:
+                offers.setdefault(alias, fmt)
+    return offers
 
 
 def choose(accept: MIMEAccept, candidates: Sequence[F], override: str | None = None, *,
@@ -94,13 +142,11 @@ def choose(accept: MIMEAccept, candidates: Sequence[F], override: str | None = N
         raise NotAcceptableError(f"Unknown format {override!r}; use one of {names}", available=available)
     if not accept or not list(accept.values()):
         return None if html and html_first else candidates[0]
-    offers: dict[str, F | None] = dict.fromkeys(HTML_TYPES) if html and html_first else {}
-    for fmt in candidates:
-        for media_type in (fmt.media_type, *fmt.aliases):
-            offers.setdefault(media_type, fmt)
+    page = [(HTML_TYPES[0], HTML_TYPES[1:])] if html else []
+    offers: dict[str, F | None] = dict.fromkeys(offers_for(accept, page)) if html_first else {}
+    offers.update((k, v) for k, v in offers_for(accept, candidates).items() if k not in offers)
     if html and not html_first:
-        for media_type in HTML_TYPES:
-            offers.setdefault(media_type, None)
+        offers.update((k, None) for k in offers_for(accept, page) if k not in offers)
     best = accept.best_match(list(offers))
     if best is None:
         raise NotAcceptableError(f"Cannot produce {accept.to_header()!r}; available: {available}",

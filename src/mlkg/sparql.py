@@ -48,7 +48,7 @@ _TOKEN = re.compile(
     rf"""
     (?P<ws>\s+)
   | (?P<comment>\#[^\r\n]*)
-  | (?P<iri><[^<>"{{}}|^`\\\x00-\x20]*>)
+  | (?P<iri><(?:[^<>"{{}}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{{4}}|\\U[0-9A-Fa-f]{{8}})*>)
   | (?P<string>'''(?:(?:'|'')?(?:[^'\\]|\\.))*'''
              |\"\"\"(?:(?:"|"")?(?:[^"\\]|\\.))*\"\"\"
              |'(?:[^'\\\n\r]|\\.)*'
@@ -131,7 +131,7 @@ def _prologue(tokens: list[Token]) -> tuple[int, str | None, dict[str, str]]:
     while i < len(tokens):
         word = tokens[i].text.upper() if tokens[i].kind == "word" else ""
         if word == "BASE" and i + 1 < len(tokens) and tokens[i + 1].kind == "iri":
-            base = _resolve(tokens[i + 1].text[1:-1], base)
+            base = _resolve(decode_escapes(tokens[i + 1].text[1:-1]), base)
             i += 2
         elif (
             word == "PREFIX"
@@ -140,7 +140,7 @@ def _prologue(tokens: list[Token]) -> tuple[int, str | None, dict[str, str]]:
             and tokens[i + 2].kind == "iri"
         ):
             prefixes[tokens[i + 1].text.rstrip(":").split(":")[0]] = _resolve(
-                tokens[i + 2].text[1:-1], base
+                decode_escapes(tokens[i + 2].text[1:-1]), base
             )
             i += 3
         else:
@@ -153,9 +153,10 @@ def _resolve(iri: str, base: str | None) -> str:
 
 
 def _iri_of(token: Token, base: str | None, prefixes: dict[str, str]) -> str | None:
-    """The IRI an IRIREF or prefixed-name token stands for (None if the prefix is undeclared)."""
+    """The IRI an IRIREF or prefixed-name token stands for (None if the prefix is undeclared);
+    ``\\u`` escapes in an IRIREF stand for their characters, as the engine reads them."""
     if token.kind == "iri":
-        return _resolve(token.text[1:-1], base)
+        return _resolve(decode_escapes(token.text[1:-1]), base)
     if token.kind == "pname":
         prefix, _, local = token.text.partition(":")
         if prefix not in prefixes:

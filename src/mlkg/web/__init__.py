@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, Request, g, jsonify, request
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.utils import cached_property
 
 from mlkg._logbuffer import ACCESS
 from mlkg.config import Settings
+from mlkg.formats import parse_accept
 from mlkg.web.errors import handle_error
 
 #: Set in the WSGI environ of requests the app makes to itself (not logged).
@@ -28,9 +31,19 @@ HEADERS = (
 )
 
 
+class MlkgRequest(Request):
+    """Flask's request, with the Accept header read by `mlkg.formats.parse_accept` (parameters
+    other than q do not stop a media type from matching)."""
+
+    @cached_property
+    def accept_mimetypes(self) -> MIMEAccept:
+        return parse_accept(self.headers.get("Accept"))
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. `test_config` may hold Flask keys and `SETTINGS` (a Settings or a dict of overrides)."""
     app = Flask(__name__)
+    app.request_class = MlkgRequest
     app.config.update(JSON_SORT_KEYS=False)
     config = dict(test_config or {})
     settings = config.pop("SETTINGS", None)

@@ -13,11 +13,10 @@ from urllib.parse import parse_qs, unquote_plus
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 from werkzeug.datastructures import CombinedMultiDict, MIMEAccept, MultiDict
 from werkzeug.exceptions import UnsupportedMediaType
-from werkzeug.http import parse_accept_header
 
 from mlkg._logbuffer import ACCESS
 from mlkg.errors import BadRequestError, ForbiddenQueryError, MlkgError, NotAcceptableError
-from mlkg.formats import FORMATS, OutputFormat
+from mlkg.formats import FORMATS, OutputFormat, offers_for, parse_accept
 from mlkg.sparql import analyze, check_graph_iri
 
 bp = Blueprint("sparql", __name__, url_prefix="/sparql")
@@ -43,16 +42,8 @@ GRAPH_ALIASES = {
 }
 
 
-def _by_type(candidates: list[OutputFormat]) -> dict[str, OutputFormat]:
-    by_type: dict[str, OutputFormat] = {}
-    for fmt in candidates:
-        for media_type in (fmt.media_type, *fmt.aliases):
-            by_type.setdefault(media_type, fmt)
-    return by_type
-
-
-BY_TYPE = {kind: _by_type(c) for kind, c in CANDIDATES.items()}
-LANDING_TYPES = [*BY_TYPE["graph"], "text/html", "application/xhtml+xml"]
+#: The query editor, on offer to browsers beside the service description: (type, aliases).
+LANDING_PAGE = ("text/html", ("application/xhtml+xml",))
 
 
 def choose_format(accept: MIMEAccept, kind: str, override: str | None) -> OutputFormat:
@@ -74,14 +65,15 @@ def choose_format(accept: MIMEAccept, kind: str, override: str | None) -> Output
         )
     if not accept:
         return candidates[0]
-    best = accept.best_match(BY_TYPE[kind])
+    offers = offers_for(accept, candidates)
+    best = accept.best_match(list(offers))
     if best is None:
         raise NotAcceptableError(
             f"Cannot produce {accept.to_header()!r} for this query; available: "
             f"{[f.media_type for f in candidates]}",
             available=[f.media_type for f in candidates],
         )
-    return BY_TYPE[kind][best]
+    return offers[best]
 
 
 def _refuse_update() -> None:
@@ -181,20 +173,25 @@ def _content_type(media_type: str) -> str:
 def _landing() -> Response | str:
     """GET without a query: the service description (RDF) or, for browsers, the query editor."""
     accept = request.accept_mimetypes
-    best = accept.best_match(LANDING_TYPES) if accept else "text/turtle"
-    if best in ("text/html", "application/xhtml+xml"):
+    override = request.args.get("format") or request.args.get("output")
+    if override and override.strip().lower() in ("html", "text/html"):
         return render_template("sparql/editor.html", formats=FORMATS)
+    if override:
+        return _service_description(choose_format(accept, "graph", override))
+    if not accept:
+        return _service_description(GRAPH_CANDIDATES[0])
+    offers: dict = offers_for(accept, GRAPH_CANDIDATES)
+    offers.update((k, None) for k in offers_for(accept, [LANDING_PAGE]) if k not in offers)
+    best = accept.best_match(list(offers))
     if best is None:
         raise NotAcceptableError(
             f"Cannot produce {accept.to_header()!r}; the service description is offered as "
             f"{[f.media_type for f in GRAPH_CANDIDATES]}, the query editor as 'text/html'",
             available=[f.media_type for f in GRAPH_CANDIDATES] + ["text/html"],
         )
-    fmt = BY_TYPE["graph"][best]
-    override = request.args.get("format")
-    if override:
-        fmt = choose_format(accept, "graph", override)
-    return _service_description(fmt)
+    if offers[best] is None:
+        return render_template("sparql/editor.html", formats=FORMATS)
+    return _service_description(offers[best])
 
 
 def _service_description(fmt: OutputFormat) -> Response:
@@ -215,6 +212,14 @@ def _service_description(fmt: OutputFormat) -> Response:
             timeout=settings.query_timeout,
             result_limit=settings.result_limit,
         )
+        if fmt.kind == "dataset":  # N-Quads and TriG write a dataset: the description is its default graph
+            from rdflib import Dataset
+
+            dataset = Dataset()
+            dataset.namespace_manager = graph.namespace_manager
+            for triple in graph:
+                dataset.add(triple)
+            graph = dataset
         cache[key] = graph.serialize(format=fmt.rdflib_format or fmt.name, encoding="utf-8")
     response = Response(cache[key], content_type=_content_type(fmt.media_type))
     response.headers["Vary"] = "Accept"
@@ -365,9 +370,7 @@ class FastPath:
             key = (info.kind, override, accept)
             fmt = self._formats.get(key)
             if fmt is None:
-                fmt = choose_format(
-                    parse_accept_header(accept, MIMEAccept), info.kind, override or None
-                )
+                fmt = choose_format(parse_accept(accept), info.kind, override or None)
                 if len(self._formats) < 1024:
                     self._formats[key] = fmt
             default_graph = [
