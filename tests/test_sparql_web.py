@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from _live import LiveServer, build_from_files, serving
+from _live import Listener, LiveServer, build_from_files, serving
 from rdflib import Graph, URIRef
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import JSON, XML, SPARQLWrapper
@@ -330,33 +330,6 @@ def test_updates_are_refused_and_change_nothing(url: str, update: str) -> None:
         ]
         is False
     )
-
-
-class Listener:
-    """A TCP listener on 127.0.0.1 that counts the connections made to it."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self.running = True
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while self.running:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self.running = False
-        self.thread.join(timeout=2)
-        self.sock.close()
 
 
 def test_no_query_makes_the_server_connect_or_read_a_file(url: str, tmp_path: Path) -> None:

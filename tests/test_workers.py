@@ -91,3 +91,26 @@ def test_without_waiting_a_store_that_will_not_open_fails_the_first_run(tmp_path
         assert pool.pids == []  # and no other worker was started over it
     finally:
         pool.close()
+
+
+def test_a_worker_cannot_connect_even_when_a_query_asks_it_to(store_dir: Path) -> None:
+    """The pool's workers run without network access (mlkg._nonet): a SERVICE query sent straight
+    to a worker, past the endpoint's query check, fails there, and the listener it names sees no
+    connection. The same query run in this process does connect: the listener would have seen it."""
+    import pyoxigraph as ox
+    from _live import Listener
+
+    listener = Listener()
+    query = f"SELECT * WHERE {{ SERVICE <http://127.0.0.1:{listener.port}/sparql> {{ ?s ?p ?o }} }}"
+    pool = WorkerPool(store_dir, 1)
+    try:
+        with pytest.raises(PoolError) as caught:
+            pool.run(Request(query, "json"), 10)
+        assert "13" in caught.value.detail or "denied" in caught.value.detail.lower()
+        assert listener.connections == 0
+        with pytest.raises(Exception):  # noqa: B017  (the listener answers no HTTP: any error)
+            list(ox.Store().query(query))
+        assert wait_for(lambda: listener.connections == 1, timeout=5)
+    finally:
+        pool.close()
+        listener.close()

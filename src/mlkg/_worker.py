@@ -1,7 +1,8 @@
 """The main loop of one query worker process, started by `mlkg.workers.WorkerPool` (`WORKER_MAIN`).
 
-It lives apart from the pool so that a worker imports only what it needs: pyoxigraph, pickle and
-`mlkg.engine`. Importing `mlkg.workers` as well (logging, subprocess, threading, sockets,
+It lives apart from the pool so that a worker imports only what it needs: pyoxigraph, pickle,
+`mlkg.engine` and `mlkg._nonet` (which takes its network access away before it opens the store).
+Importing `mlkg.workers` as well (logging, subprocess, threading, sockets,
 `multiprocessing.connection`) made a worker take about twice as long to start, and a server process
 waits for its first worker before it answers.
 
@@ -81,6 +82,9 @@ def main(store_dir: str, fd: int, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     libc = _set_death_signal(parent)
     trim = getattr(libc, "malloc_trim", None)
+    from mlkg._nonet import deny_network
+
+    sandboxed = deny_network()  # no query can make this process connect anywhere (see _nonet)
     import pyoxigraph as ox
 
     from mlkg.engine import error_tuple, execute
@@ -93,7 +97,7 @@ def main(store_dir: str, fd: int, parent: int) -> None:
         detail = f"cannot open the store at {store_dir}: {exc}; run `mlkg build`"
         send_frame(fd, dumps(("error", "StoreError", detail, {}), protocol=protocol))
         return
-    send_frame(fd, dumps(("ready", os.getpid()), protocol=protocol))
+    send_frame(fd, dumps(("ready", os.getpid(), sandboxed), protocol=protocol))
     while True:
         try:
             request = loads(recv_frame(fd))

@@ -83,6 +83,8 @@ class WorkerPool:
     starts, and `wait_ready` (or the first `run`) waits for it and raises that error.
     """
 
+    _warned_unsandboxed = False  # said once per process
+
     def __init__(self, store_dir: Path | str, size: int = 2, *, wait: bool = True) -> None:
         if size < 1:
             raise ValueError("a worker pool needs at least one worker")
@@ -200,6 +202,10 @@ class WorkerPool:
         if message[0] != "ready":
             self._discard(worker)
             raise PoolError(*message[1:])
+        if not message[2] and not WorkerPool._warned_unsandboxed:
+            WorkerPool._warned_unsandboxed = True
+            log.warning("query workers could not be kept off the network (seccomp unavailable); "
+                        "only the query check stands between a SERVICE clause and a connection")
 
     def _discard(self, worker: _Worker) -> None:
         worker.kill()
