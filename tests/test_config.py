@@ -40,3 +40,35 @@ def test_the_cli_says_which_setting_is_wrong_without_a_traceback(monkeypatch) ->
     assert result.exit_code == 1
     assert "MLKG_MAX_BODY='1MB' is not a whole number" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("MLKG_QUERY_TIMEOUT", "-1", "query timeout must be more than 0"),
+        ("MLKG_QUERY_TIMEOUT", "0", "query timeout must be more than 0"),
+        ("MLKG_RESULT_LIMIT", "-5", "result limit must be at least 1"),
+        ("MLKG_WORKERS", "0", "workers must be at least 1"),
+        ("MLKG_THREADS", "0", "threads must be at least 1"),
+        ("MLKG_MAX_BODY", "0", "max body must be at least 1"),
+        ("MLKG_ANSWER_CACHE_MB", "-1", "answer cache mb must be at least 0"),
+    ],
+)
+def test_a_limit_that_cannot_work_is_refused_by_name(monkeypatch, name, value, words) -> None:
+    """Before, `mlkg serve` started with such a value and then failed every query (500) or
+    crashed its server processes in a loop."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        Settings()
+    assert words in caught.value.detail and name in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--timeout", "-1"), ("--result-limit", "-5"), ("--workers", "0"), ("--processes", "0"),
+     ("--threads", "0"), ("--max-body", "0"), ("--port", "-1"), ("--port", "70000")],
+)
+def test_serve_refuses_an_option_that_cannot_work_before_it_starts(args) -> None:
+    result = CliRunner().invoke(cli, ["serve", *args])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{args[0]}'" in result.output and "Traceback" not in result.output

@@ -168,16 +168,17 @@ def export(ctx: click.Context, format_name: str | None, output: Path | None, no_
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="MLKG_HOST", help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, envvar="MLKG_PORT", help="Port (0: the OS picks one).")
-@click.option("--processes", default=2, show_default=True, envvar="MLKG_PROCESSES",
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, envvar="MLKG_PORT",
+              help="Port (0: the OS picks one).")
+@click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True, envvar="MLKG_PROCESSES",
               help="Server processes sharing the port.")
-@click.option("--threads", type=int, default=None, help="Threads per server process [env MLKG_THREADS; 8].")
-@click.option("--workers", type=int, default=None,
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Threads per server process [env MLKG_THREADS; 8].")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Query worker processes per server process [env MLKG_WORKERS; 2].")
-@click.option("--timeout", type=float, default=None, help="Query time limit in s [env MLKG_QUERY_TIMEOUT; 10].")
-@click.option("--result-limit", type=int, default=None,
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Query time limit in s [env MLKG_QUERY_TIMEOUT; 10].")
+@click.option("--result-limit", type=click.IntRange(min=1), default=None,
               help="Most rows or triples in one answer [env MLKG_RESULT_LIMIT; 10000].")
-@click.option("--max-body", type=int, default=None, help="Largest request body in bytes [env MLKG_MAX_BODY; 1000000].")
+@click.option("--max-body", type=click.IntRange(min=1), default=None, help="Largest request body in bytes [env MLKG_MAX_BODY; 1000000].")
 @click.option("--store", "store_url", default=None,
               help="Answer from a remote SPARQL 1.1 endpoint instead of the built store [env MLKG_STORE_URL].")
 @click.pass_context

@@ -38,6 +38,19 @@ def _env_number(name: str, default, kind, what: str):
     return value
 
 
+_ABOVE_ZERO = 1e-9
+#: (field, least value, environment variable) of each limit `Settings` checks.
+_LIMITS = (
+    ("query_timeout", _ABOVE_ZERO, "MLKG_QUERY_TIMEOUT"),
+    ("result_limit", 1, "MLKG_RESULT_LIMIT"),
+    ("max_body", 1, "MLKG_MAX_BODY"),
+    ("workers", 1, "MLKG_WORKERS"),
+    ("threads", 1, "MLKG_THREADS"),
+    ("inline_rows", 0, "MLKG_INLINE_ROWS"),
+    ("answer_cache_mb", 0, "MLKG_ANSWER_CACHE_MB"),
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where mlkg reads and writes, and the limits it serves under."""
@@ -71,6 +84,18 @@ class Settings:
     spread_connections: bool = field(
         default_factory=lambda: _env_int("MLKG_SPREAD_CONNECTIONS", 1) != 0
     )
+
+    def __post_init__(self) -> None:
+        """Refuse limits that cannot work, naming the setting (a server would start and then fail
+        every query, or crash in a loop, with them)."""
+        for name, least, variable in _LIMITS:
+            value = getattr(self, name)
+            if value is not None and not value >= least:  # also NaN
+                floor = "more than 0" if least == _ABOVE_ZERO else f"at least {least}"
+                raise ConfigError(
+                    f"{name.replace('_', ' ')} must be {floor}, not {value!r} "
+                    f"(set by {variable} or the matching option)"
+                )
 
     @property
     def store_link(self) -> Path:
