@@ -84,10 +84,21 @@ def test_result_writers_match_pyoxigraph_byte_for_byte() -> None:
         ):
             expected = store.query(query).serialize(format=fmt)
             solutions = store.query(query)
-            ours = _results.write_solutions(
-                [v.value for v in solutions.variables], list(solutions), name
-            )
+            variables, rows = [v.value for v in solutions.variables], list(solutions)
+            if name == "xml" and b"\x01" in expected:  # XML 1.0 cannot carry U+0001: refused
+                with pytest.raises(NotAcceptableError, match="U\\+0001"):
+                    _results.write_solutions(variables, rows, name)
+                continue
+            ours = _results.write_solutions(variables, rows, name)
+            if name == "xml":  # pyoxigraph writes CR raw, which a parser reads as LF
+                expected = expected.replace(b"\r", b"&#13;")
             assert ours == expected, (query, name)
+    returns = ox.Store()
+    returns.add(ox.Quad(ox.NamedNode("http://x/a"), ox.NamedNode("http://x/b"), ox.Literal("a\rb\n")))
+    body = _results.write_solutions(["o"], list(returns.query("SELECT ?o { ?s ?p ?o }")), "xml")
+    from xml.dom.minidom import parseString
+
+    assert parseString(body).getElementsByTagName("literal")[0].firstChild.data == "a\rb\n"
     for ask in ("ASK {}", "ASK { ?s <http://nothing/> ?o }"):
         for name, fmt in (("json", ox.QueryResultsFormat.JSON), ("xml", ox.QueryResultsFormat.XML)):
             assert _results.write_boolean(bool(store.query(ask)), name) == store.query(

@@ -552,3 +552,45 @@ def test_the_service_description_is_written_in_the_dataset_formats_too(
     assert any(str(o) == sd + "Service" for _, _, o, _ in dataset.quads((None, None, None, None)))
     page = requests.get(url, params={"format": "html"}, timeout=10)
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+
+
+def test_text_that_is_not_utf8_is_refused_in_every_way_a_query_arrives(url: str) -> None:
+    """Before, a GET put U+FFFD where the bad byte was and a form POST kept '%E9' as text: the query
+    ran on text the client never sent."""
+    query = 'SELECT ?x { BIND("caf%E9" AS ?x) }'.replace(" ", "%20")
+    get = requests.get(f"{url}?query={query}", timeout=10)
+    form = requests.post(url, data=f"query={query}", timeout=10,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    for response in (get, form):
+        problem = assert_problem(response, 400)
+        assert "not valid UTF-8" in problem["detail"]
+    ok = requests.get(url, params={"query": 'SELECT ?x { BIND("café" AS ?x) }'}, timeout=10)
+    assert ok.json()["results"]["bindings"][0]["x"]["value"] == "café"
+
+
+def test_the_fast_path_and_flask_read_format_and_output_alike(url: str) -> None:
+    plain = requests.get(f"{url}?query=ASK%7B%7D&format=&output=csv", timeout=10)
+    other = requests.get(f"{url}?query=ASK%7B%7D&format=&output=csv&x=1", timeout=10)
+    assert plain.status_code == other.status_code
+    assert plain.headers["Content-Type"] == other.headers["Content-Type"]
+
+
+def test_an_update_parameter_beside_a_direct_post_is_refused(url: str) -> None:
+    response = requests.post(
+        url, params={"update": "INSERT DATA { <a:b> <a:c> <a:d> }"}, data=b"ASK {}",
+        headers={"Content-Type": "application/sparql-query"}, timeout=10,
+    )
+    assert assert_problem(response, 400)["title"] == "Query not allowed"
+
+
+def test_xml_results_keep_carriage_returns_and_refuse_what_xml_cannot_carry(url: str) -> None:
+    from xml.dom.minidom import parseString
+
+    xml = "application/sparql-results+xml"
+    kept = requests.get(url, params={"query": r'SELECT ?z { VALUES ?z { "a\rb" } } ORDER BY ?z'},
+                        headers={"Accept": xml}, timeout=10)
+    assert kept.status_code == 200
+    assert parseString(kept.content).getElementsByTagName("literal")[0].firstChild.data == "a\rb"
+    refused = requests.get(url, params={"query": r'SELECT ?z { VALUES ?z { "x\u000Cy" } } ORDER BY ?z'},
+                           headers={"Accept": xml}, timeout=10)
+    assert "U+000C" in assert_problem(refused, 406)["detail"]

@@ -1,7 +1,10 @@
 """SPARQL results writers (JSON, XML, CSV, TSV) for a list of pyoxigraph solutions.
 
 pyoxigraph serializes a whole `QuerySolutions`; the endpoint caps answers at a number of rows, so it
-takes the rows first and writes them here, byte for byte as pyoxigraph would.
+takes the rows first and writes them here, byte for byte as pyoxigraph would — but for XML, where a
+carriage return is written as ``&#13;`` (pyoxigraph writes it raw, and a parser reads it as a line
+feed) and a character XML 1.0 cannot carry is refused (406) rather than written into a document
+that does not parse.
 """
 
 from __future__ import annotations
@@ -22,10 +25,28 @@ XSD = "http://www.w3.org/2001/XMLSchema#"
 XSD_STRING = XSD + "string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 _XML_HEAD = '<?xml version="1.0"?><sparql xmlns="http://www.w3.org/2005/sparql-results#">'
-_XML_ATTR = {'"': "&quot;"}
-_XML_TEXT = {'"': "&quot;"}
+#: A carriage return is written as a character reference: an XML parser turns a raw one into a
+#: line feed. In attributes, tabs and line feeds too (an attribute value's white space is folded).
+_XML_TEXT = {'"': "&quot;", "\r": "&#13;"}
+_XML_ATTR = {'"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#9;"}
+#: Characters XML 1.0 cannot carry at all, not even as references.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _xml_escape(text: str, entities: dict[str, str] | None = None) -> str:
-    """`xml.sax.saxutils.escape` (which imports urllib.request: a query worker starts faster)."""
+    """`xml.sax.saxutils.escape` (which imports urllib.request: a query worker starts faster).
+
+    :raises NotAcceptableError: for a character XML 1.0 cannot carry (the answer would not parse).
+    """
+    if _XML_FORBIDDEN.search(text):
+        from mlkg.errors import NotAcceptableError
+
+        code = ord(_XML_FORBIDDEN.search(text).group())  # type: ignore[union-attr]
+        raise NotAcceptableError(
+            f"The answer holds the character U+{code:04X}, which XML 1.0 cannot carry; "
+            "ask for it as SPARQL JSON, CSV or TSV instead.",
+            available=[MEDIA_TYPES["json"], MEDIA_TYPES["csv"], MEDIA_TYPES["tsv"]],
+        )
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     for char, entity in (entities or {}).items():
         text = text.replace(char, entity)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import time
-from urllib.parse import parse_qs, unquote_plus
+from urllib.parse import parse_qs, unquote_plus, unquote_to_bytes
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 from werkzeug.datastructures import CombinedMultiDict, MIMEAccept, MultiDict
@@ -83,20 +83,41 @@ def _refuse_update() -> None:
     )
 
 
+def _check_utf8(encoded: bytes, where: str) -> None:
+    """Refuse percent-encoded parameters that are not UTF-8 (Werkzeug would put U+FFFD in their
+    place, and the query would run on text the client never sent).
+
+    :raises BadRequestError: naming where the bytes are.
+    """
+    if b"%" not in encoded and encoded.isascii():
+        return
+    try:
+        unquote_to_bytes(encoded.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequestError(
+            f"The {where} is not valid UTF-8 once percent-decoded (byte {exc.start}); "
+            "percent-encode the query's UTF-8 bytes."
+        ) from None
+
+
 def _read_request() -> tuple[list[str], MultiDict]:
     """The query strings sent and the parameters to read the dataset and format from."""
     args = request.args
+    _check_utf8(request.query_string, "query string")
     if request.method != "POST":
         if "update" in args:
             _refuse_update()
         return args.getlist("query"), args
     mimetype = request.mimetype
     if mimetype == FORM:
+        _check_utf8(request.get_data(cache=True), "form body")
         form = request.form
         if "update" in form or "update" in args:
             _refuse_update()
         return form.getlist("query") + args.getlist("query"), CombinedMultiDict([args, form])
     if mimetype == DIRECT:
+        if "update" in args:
+            _refuse_update()
         charset = request.mimetype_params.get("charset")
         if charset and charset.lower() not in ("utf-8", "utf8"):
             raise UnsupportedMediaType(
@@ -334,9 +355,10 @@ class FastPath:
         try:
             query_string = environ.get("QUERY_STRING", "")
             if query_string.startswith("query=") and "&" not in query_string:
-                params = {"query": [unquote_plus(query_string[6:])]}  # what parse_qs gives, sooner
+                # what parse_qs gives, sooner; text that is not UTF-8 goes to Flask, which says so
+                params = {"query": [unquote_plus(query_string[6:], errors="strict")]}
             else:
-                params = parse_qs(query_string, keep_blank_values=True)
+                params = parse_qs(query_string, keep_blank_values=True, errors="strict")
             if not params.keys() <= _FAST_PARAMS:
                 return None
             if method == "GET":
@@ -365,7 +387,8 @@ class FastPath:
             info = analyze(query)
             if info is None:
                 return None
-            override = (params.get("format") or params.get("output") or [""])[0]
+            # as Flask's path reads them: the first `format`, or when that is empty the first `output`
+            override = (params.get("format") or [""])[0] or (params.get("output") or [""])[0]
             accept = environ.get("HTTP_ACCEPT", "")
             key = (info.kind, override, accept)
             fmt = self._formats.get(key)
