@@ -207,9 +207,12 @@ def test_locate_errors_are_messages(cli_runner: CliRunner, tmp_path: Path) -> No
     require_sources(Settings())
     absent = run(cli_runner, "locate", DOC2, "Haskell")
     assert_clean_failure(absent)
-    assert "Error: 'Haskell' occurs fewer than 1 times after offset 0" in absent.output
+    assert "Error: 'Haskell' does not occur" in absent.output
     unknown = run(cli_runner, "locate", "nope.txt", "Python")
     assert_clean_failure(unknown)
+    outside = run(cli_runner, "locate", "/etc/passwd", "root")  # a path, not a document's name
+    assert_clean_failure(outside)
+    assert "is not a source document's file name" in outside.output
     assert "source document 'nope.txt' not found" in unknown.output
 
 

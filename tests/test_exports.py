@@ -343,6 +343,21 @@ def test_cli_exports_to_a_file_with_the_format_from_its_suffix(fixture, cli_runn
     assert not list(tmp_path.glob(".*part"))
 
 
+def test_cli_output_dash_is_stdout_and_an_empty_path_is_refused(fixture, cli_runner, tmp_path,
+                                                                 monkeypatch):
+    """Before, `-o -` wrote a file named '-' in the working folder and `-o ''` ended in a traceback."""
+    settings, _, store = fixture
+    monkeypatch.chdir(tmp_path)
+    env = {"MLKG_VAR": str(settings.var_dir)}
+    result = cli_runner.invoke(cli, ["export", "--format", "nt", "--no-description", "-o", "-"], env=env)
+    assert result.exit_code == 0, result.output
+    assert {q.triple for q in ox.parse(result.stdout_bytes, ox.RdfFormat.N_TRIPLES)} == default_graph(store)
+    assert not list(tmp_path.iterdir())
+    empty = cli_runner.invoke(cli, ["export", "-o", ""], env=env)
+    assert empty.exit_code == 2 and "names no file" in empty.output
+    assert "Traceback" not in empty.output and not list(tmp_path.iterdir())
+
+
 def test_cli_rejects_an_unknown_format(fixture, cli_runner):
     result = cli_runner.invoke(
         cli, ["export", "--format", "xlsx"], env={"MLKG_VAR": str(fixture[0].var_dir)}

@@ -180,10 +180,20 @@ def test_locate_finds_the_nth_occurrence_after_an_offset() -> None:
 
 
 def test_locate_raises_when_absent() -> None:
-    with pytest.raises(ValueError, match="occurs fewer than 4 times"):
+    with pytest.raises(ValueError, match="'Python' occurs only 3 times, not 4"):
         locate("Python, Python, Python", "Python", nth=4)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'Scala' does not occur$"):
         locate("abc", "Scala")
+    with pytest.raises(ValueError, match="after offset 2"):
+        locate("abc", "a", after=2)
+
+
+@pytest.mark.parametrize(("needle", "nth", "after"), [("", 1, 0), ("a", 0, 0), ("a", -1, 0),
+                                                      ("a", 1, -1)])
+def test_locate_refuses_what_cannot_name_a_span(needle: str, nth: int, after: int) -> None:
+    """Before, --nth 0 gave a span starting at -1 and an empty needle the empty span c0-0."""
+    with pytest.raises(ValueError):
+        locate("a text", needle, nth=nth, after=after)
 
 
 def test_locate_counts_characters_not_bytes() -> None:

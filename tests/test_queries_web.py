@@ -242,6 +242,28 @@ def test_html_answer_says_when_nothing_is_stated(client):
     assert "No answer." in page and "no document states it" in page
 
 
+@pytest.mark.parametrize("path", ["/queries/podcasts?page=abc", "/queries/podcasts?bogus=1",
+                                  "/queries/role_profile?page=0"])
+def test_html_page_of_a_refused_request_says_why(client, path):
+    """A query without parameters has no form; its page showed no error at all (a bare 400)."""
+    response = client.get(path, headers={"Accept": "text/html"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'class="error" role="alert"' in page
+    assert page.count('role="alert"') == 1
+
+
+def test_a_post_body_that_is_not_a_form_is_refused_not_ignored(client):
+    """Before, a JSON body was dropped without a word and the query ran on its defaults."""
+    response = client.post("/queries/certifications_under_price", json={"maxPrice": 100})
+    assert response.status_code == 415
+    assert "application/json" in response.get_json()["detail"]
+    form = client.post("/queries/certifications_under_price", data={"maxPrice": "100"},
+                       headers={"Accept": "application/json"})
+    assert form.status_code == 200
+    assert '"100"' in form.get_data(as_text=True) and '"250"' not in form.get_data(as_text=True)
+
+
 # ---------------------------------------------------------------- paging
 
 

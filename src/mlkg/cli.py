@@ -145,6 +145,10 @@ def export(ctx: click.Context, format_name: str | None, output: Path | None, no_
     """Dump the built graph, streamed (TriG and N-Quads keep one named graph per file)."""
     from mlkg.exports import description, export_for, open_store, write_export
 
+    if output is not None and str(output) == "-":
+        output = None  # '-' is standard output, as for other tools
+    elif output is not None and not output.name:
+        raise click.BadParameter(f"{str(output)!r} names no file", param_hint="'-o' / '--output'")
     settings = _settings(ctx)
     if format_name is None:
         format_name = output.suffix.lstrip(".") if output is not None and output.suffix else "ttl"

@@ -63,7 +63,14 @@ def parse_span(iri: Node) -> Span | None:
 
 
 def source_path(sources_dir: Path, file_name: str) -> Path:
-    """The path of a source document, or SourceError if it is not there."""
+    """The path of a source document, or SourceError if it is not there (or `file_name` is a path:
+    a document is named by its file name in the sources folder, never read from elsewhere)."""
+    if not file_name or Path(file_name).name != file_name or file_name in (".", ".."):
+        raise SourceError(
+            f"{file_name!r} is not a source document's file name: name a file in "
+            f"{str(sources_dir)!r} (MLKG_SOURCES) without a folder",
+            file=file_name,
+        )
     path = sources_dir / file_name
     if not path.is_file():
         raise SourceError(
@@ -91,11 +98,18 @@ def locate(text: str, needle: str, nth: int = 1, after: int = 0) -> tuple[int, i
     >>> locate("a Python, Python", "Python", nth=2)
     (10, 16)
     """
+    if not needle:
+        raise ValueError("the text to find is empty: a span must hold at least one character")
+    if nth < 1 or after < 0:
+        raise ValueError(f"occurrences count from 1 and offsets from 0 (got nth={nth}, after={after})")
     pos = after - 1
-    for _ in range(nth):
+    for found in range(nth):
         pos = text.find(needle, pos + 1)
         if pos < 0:
-            raise ValueError(f"{needle!r} occurs fewer than {nth} times after offset {after}")
+            where = f" after offset {after}" if after else ""
+            if found == 0:
+                raise ValueError(f"{needle!r} does not occur{where}")
+            raise ValueError(f"{needle!r} occurs only {found} time{'s' * (found > 1)}{where}, not {nth}")
     return pos, pos + len(needle)
 
 

@@ -12,6 +12,7 @@ from typing import Any, cast
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from werkzeug.exceptions import UnsupportedMediaType
 
 from mlkg.catalogue_run import (
     ANSWER_FORMATS,
@@ -111,7 +112,19 @@ def _split_suffix(name: str) -> tuple[str, str | None]:
 
 
 def _arguments() -> dict[str, list[str]]:
-    """Query-string and form arguments, each name with all its values."""
+    """Query-string and form arguments, each name with all its values.
+
+    :raises UnsupportedMediaType: for a POST body that is not a form (a JSON body was ignored, and
+        the query ran on its defaults).
+    """
+    if request.method == "POST" and request.content_length and request.mimetype not in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        raise UnsupportedMediaType(
+            f"Cannot read a POST body of type {request.mimetype or 'none'!r}: send the arguments "
+            "as a form (application/x-www-form-urlencoded) or in the query string."
+        )
     merged: dict[str, list[str]] = {}
     for source in (request.args, request.form):
         for key in source:
