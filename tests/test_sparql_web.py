@@ -594,3 +594,18 @@ def test_xml_results_keep_carriage_returns_and_refuse_what_xml_cannot_carry(url:
     refused = requests.get(url, params={"query": r'SELECT ?z { VALUES ?z { "x\u000Cy" } } ORDER BY ?z'},
                            headers={"Accept": xml}, timeout=10)
     assert "U+000C" in assert_problem(refused, 406)["detail"]
+
+
+@pytest.mark.parametrize(
+    ("query", "override", "expected"),
+    [
+        ("SELECT * { ?s ?p ?o } LIMIT 1", "application/json", "application/sparql-results+json"),
+        ("CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1", "json-ld", "application/ld+json"),
+        ("CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1", "text/turtle; charset=utf-8", "text/turtle"),
+    ],
+)
+def test_format_takes_the_names_accept_takes(url: str, query: str, override: str, expected: str):
+    """format=application/json was a 406 though Accept: application/json was served."""
+    response = requests.get(url, params={"query": query, "format": override}, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].split(";")[0] == expected

@@ -53,11 +53,11 @@ def choose_format(accept: MIMEAccept, kind: str, override: str | None) -> Output
     """
     candidates = CANDIDATES[kind]
     if override:
-        key = override.strip().lower()
+        key = override.split(";", 1)[0].strip().lower()  # a media type may carry parameters
         if kind == "graph":
             key = GRAPH_ALIASES.get(key, key)
         for fmt in candidates:
-            if key in (fmt.name, fmt.suffix, fmt.media_type):
+            if key in (fmt.name, fmt.suffix, fmt.media_type, fmt.rdflib_format, *fmt.aliases):
                 return fmt
         raise NotAcceptableError(
             f"Unknown format {override!r} for this query; use one of {[f.name for f in candidates]}",
