@@ -113,3 +113,10 @@ def test_editor_partial_loads_yasgui_when_set_up(queries_app) -> None:
         assert "data-example=" in html and 'data-prefix="schema"' in html
     else:
         assert 'id="yasgui"' not in html
+
+
+def test_home_over_the_real_data_counts_entities_not_alignment_justifications(queries_app) -> None:
+    """The ESCO alignment's owl:Axiom nodes were listed as a class of 57 'axiom' entities."""
+    html = queries_app.test_client().get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert 'href="/classes/Skill"' in html
+    assert "owl:Axiom" not in html and 'href="/classes/owl:Axiom"' not in html

@@ -41,6 +41,8 @@ SORTS = {
 #: Classes of provenance records, counted apart from the things the graph is about.
 PROVENANCE = {
     "http://www.w3.org/1999/02/22-rdf-syntax-ns#Statement",
+    # the ESCO alignment's justifications (data/esco-alignment.ttl): about links, not entities
+    "http://www.w3.org/2002/07/owl#Axiom",
     str(OA.SpecificResource),
     str(OA.TextPositionSelector),
     str(MLKG.SourceDocument),
