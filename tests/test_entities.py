@@ -361,3 +361,20 @@ def test_a_page_costs_one_or_two_store_queries(browse_app, monkeypatch) -> None:
 def test_accept_with_parameters_or_wildcards_gets_what_it_asks(browse_client, accept, expected):
     response = browse_client.get("/skill/python", headers={"Accept": accept})
     assert response.status_code == 200 and response.mimetype == expected
+
+
+def test_a_named_graph_iri_is_served_at_its_own_path(queries_app) -> None:
+    """Named-graph IRIs (described in the VoID and the dumps) were a 404."""
+    client = queries_app.test_client()
+    backend = queries_app.extensions["mlkg"]["backend"]
+    iri = "https://w3id.org/mlkg/graph/data/doc-002"
+    response = client.get("/graph/data/doc-002.nt")
+    assert response.status_code == 200 and response.mimetype == "application/n-triples"
+    triples = Graph().parse(data=response.get_data(as_text=True), format="nt")
+    assert len(triples) == backend.graphs()[iri] > 0
+    turtle = client.get("/graph/data/doc-002", headers={"Accept": "text/turtle"})
+    assert turtle.status_code == 200 and len(Graph().parse(data=turtle.get_data(as_text=True))) == len(triples)
+    page = client.get("/graph/data/doc-002", headers={"Accept": "text/html"})
+    assert page.status_code == 303 and page.headers["Location"].endswith("/.well-known/void")
+    missing = client.get("/graph/data/no-such-graph", headers={"Accept": "application/json"})
+    assert missing.status_code == 404 and "/.well-known/void" in missing.get_json()["detail"]

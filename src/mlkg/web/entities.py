@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, redirect, render_template, request
 from rdflib import Literal
 
 from mlkg._rows import Backend
@@ -176,6 +176,45 @@ def show(**_: str) -> Response:
             response.charset = "utf-8"
     else:
         response = Response(render_page(snap, found, iri, path), mimetype="text/html")
+    response.vary.add("Accept")
+    response.headers["Link"] = _link_header(path, html=fmt is None)
+    return response
+
+
+@bp.get("/graph/<path:rest>")
+def graph(rest: str) -> Response:
+    """A named graph's IRI, dereferenced: its triples as Turtle, JSON-LD, N-Triples or RDF/XML
+    (Accept or suffix), capped at the result limit like any answer; browsers are sent to the
+    dataset description, which says what each graph holds.
+
+    :raises NotFoundError: for an IRI that names no graph of the store.
+    """
+    found = backend()
+    held = found.graphs()
+    iri, path = request_iri()
+    suffix_fmt = None
+    if iri not in held:
+        stripped, suffix_fmt = split_suffix(path)
+        candidate = path_to_iri(stripped, settings().base_iri) if suffix_fmt else None
+        if candidate is None or candidate not in held:
+            raise NotFoundError(f"No graph <{iri}> in the store; /.well-known/void lists them",
+                                iri=iri, suggestions=[])
+        iri, path = candidate, stripped
+    fmt = choose_format(suffix_fmt)
+    if fmt is None:
+        response = redirect("/.well-known/void", code=303)
+    else:
+        limit = settings().result_limit
+        result = found.run(
+            f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}",
+            result_format=fmt.name, timeout=settings().query_timeout, limit=limit,
+        )
+        response = Response(result.body, mimetype=fmt.media_type)
+        if fmt.media_type.startswith("text/"):
+            response.charset = "utf-8"
+        if result.truncated:
+            response.headers["MLKG-Truncated"] = "true"
+            response.headers["X-SPARQL-MaxRows"] = str(limit)
     response.vary.add("Accept")
     response.headers["Link"] = _link_header(path, html=fmt is None)
     return response
