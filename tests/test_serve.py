@@ -214,6 +214,25 @@ def test_ctrl_c_to_the_whole_process_group_stops_every_process_at_once(project: 
         live.stop()
 
 
+def test_the_first_line_on_stdout_is_the_url_also_when_it_builds_first(project: Path,
+                                                                       tmp_path: Path) -> None:
+    """Scripts read the first line: the build notice went there before the URL."""
+    env = {**os.environ, "MLKG_HOME": str(project), "MLKG_SOURCES": str(project / "no-sources"),
+           "MLKG_VAR": str(tmp_path / "var")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlkg", "serve", "--port", "0", "--processes", "1", "--workers", "1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("mlkg serving http://127.0.0.1:")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=20)
+    assert "building it first" in err
+
+
 def test_stale_files_lists_data_changed_after_the_build(tmp_path) -> None:
     """`mlkg serve` warns when data files are newer than the store it would serve."""
     import json

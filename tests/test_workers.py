@@ -114,3 +114,66 @@ def test_a_worker_cannot_connect_even_when_a_query_asks_it_to(store_dir: Path) -
     finally:
         pool.close()
         listener.close()
+
+
+def test_a_pool_whose_store_vanished_for_a_while_starts_workers_again(tmp_path: Path) -> None:
+    """A replacement worker that cannot open the store is tried again until one starts: before,
+    the pool gave up, and once its workers had all been replaced so it had none for good (every
+    query then waited for a worker that never came)."""
+    import shutil
+
+    from mlkg import workers as pool_module
+    from mlkg.engine import Request as Req
+
+    var = tmp_path / "var"
+    build_from_files(var, {"https://w3id.org/mlkg/graph/test/one": FIXTURE})
+    store = (var / "current").resolve()
+    pool = WorkerPool(store, 1)
+    old_max = pool_module.RETRY_MAX
+    pool_module.RETRY_MAX = 1.0
+    try:
+        aside = tmp_path / "aside"
+        store.rename(aside)
+        pool._replace(pool._idle.get(timeout=10))  # as after a query past its time limit
+        assert wait_for(lambda: pool.last_error is not None, timeout=10)
+        assert pool.live == 0
+        with pytest.raises(PoolError) as caught:
+            pool.run(Req("ASK {}", "json"), 1)
+        assert "no query worker could be started" in caught.value.detail
+        aside.rename(store)
+        assert wait_for(lambda: pool.live == 1 and pool.idle == 1, timeout=15)
+        assert pool.run(Req("ASK {}", "json"), 5).body
+        assert pool.last_error is None
+    finally:
+        pool_module.RETRY_MAX = old_max
+        pool.close()
+        shutil.rmtree(tmp_path / "aside", ignore_errors=True)
+
+
+def test_health_says_degraded_with_503_while_no_worker_can_start(tmp_path: Path) -> None:
+    from mlkg import workers as pool_module
+    from mlkg.backends import PooledBackend
+    from mlkg.web import create_app
+
+    var = tmp_path / "var"
+    build_from_files(var, {"https://w3id.org/mlkg/graph/test/one": FIXTURE})
+    store = (var / "current").resolve()
+    backend = PooledBackend(store, workers=1, cache=False)
+    app = create_app({"TESTING": True, "BACKEND": backend,
+                      "SETTINGS": {"var_dir": var, "sources_dir": tmp_path / "none"}})
+    client = app.test_client()
+    old_max = pool_module.RETRY_MAX
+    pool_module.RETRY_MAX = 1.0
+    try:
+        assert client.get("/health").status_code == 200
+        store.rename(tmp_path / "aside")
+        backend.pool._replace(backend.pool._idle.get(timeout=10))
+        assert wait_for(lambda: backend.pool.last_error is not None, timeout=10)
+        health = client.get("/health")
+        assert health.status_code == 503
+        assert health.get_json()["status"] == "degraded" and health.get_json()["workers_running"] == 0
+        (tmp_path / "aside").rename(store)
+        assert wait_for(lambda: client.get("/health").status_code == 200, timeout=15)
+    finally:
+        pool_module.RETRY_MAX = old_max
+        backend.close()

@@ -492,7 +492,14 @@ class PooledBackend:
 
     def info(self) -> dict[str, object]:
         """What /health reports."""
-        return {"backend": "embedded", "workers": self.pool.size, **self._info}
+        running = self.pool.live
+        info: dict[str, object] = {
+            "backend": "embedded", "workers": self.pool.size, "workers_running": running, **self._info
+        }
+        if running == 0 and self.pool.last_error is not None:
+            info["status"] = "degraded"
+            info["problem"] = f"no query worker is running: {self.pool.last_error}"
+        return info
 
     def close(self) -> None:
         """Stop the worker processes and let go of the store."""

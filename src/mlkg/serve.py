@@ -327,7 +327,8 @@ def serve(settings: Settings, options: ServeOptions, *, echo=print) -> None:
     handler = BufferedHandler(sys.stderr)  # one access line per request, written in batches
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
-    store = ensure_store(settings, echo=echo)
+    # stdout carries only the URL line (scripts read its first line): progress goes to stderr
+    store = ensure_store(settings, echo=lambda line: print(line, file=sys.stderr, flush=True))
     import mlkg.web  # imported once here, shared by the forked server processes
 
     mlkg.web.preload(settings)

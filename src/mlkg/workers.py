@@ -32,6 +32,8 @@ from mlkg.engine import Request, RunResult
 log = logging.getLogger("mlkg.workers")
 
 READY_TIMEOUT = 60.0
+#: Longest wait (s) between tries to start a worker that would not start.
+RETRY_MAX = 30.0
 #: What a worker process runs (`python -c`, not `-m`: that would import runpy as well).
 WORKER_MAIN = "import sys; from mlkg._worker import main; main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))"
 
@@ -39,10 +41,11 @@ WORKER_MAIN = "import sys; from mlkg._worker import main; main(sys.argv[1], int(
 class _Worker:
     """A worker process and the front's end of its pipe."""
 
-    __slots__ = ("conn", "pid", "process", "served")
+    __slots__ = ("conn", "pid", "process", "ready", "served")
 
     def __init__(self, process: subprocess.Popen, conn: Connection) -> None:
         self.process, self.conn, self.pid, self.served = process, conn, process.pid, 0
+        self.ready = False  # it has opened the store and greeted the pool
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -100,6 +103,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._closed = False
         self.killed = 0
+        self.last_error: str | None = None  # why the last worker that failed to start failed
         self._first_done = threading.Event()  # the first worker is ready, or could not start
         self._first_error: PoolError | None = None
         self._started = False  # wait_ready has returned once (read on every run)
@@ -202,6 +206,7 @@ class WorkerPool:
         if message[0] != "ready":
             self._discard(worker)
             raise PoolError(*message[1:])
+        worker.ready = True
         if not message[2] and not WorkerPool._warned_unsandboxed:
             WorkerPool._warned_unsandboxed = True
             log.warning("query workers could not be kept off the network (seccomp unavailable); "
@@ -218,23 +223,33 @@ class WorkerPool:
         self._add_in_background()
 
     def _add_in_background(self) -> None:
-        """Start one more worker from a thread; it joins the idle ones once it is ready (a worker
-        that cannot start is logged: the pool goes on with those it has)."""
+        """Start one more worker from a thread; it joins the idle ones once it is ready. A worker
+        that cannot start (the store folder gone for a while, no memory) is logged and tried
+        again, after 1, 2, 4 … up to RETRY_MAX s, until one starts or the pool closes: before, the
+        pool gave up, and once every worker had been replaced so, it had none for good."""
         if self._closed:
             return
 
         def start() -> None:
-            try:
-                fresh = self._start()
-                self._ready(fresh)
-            except PoolError as exc:
-                if not self._closed:
-                    log.error("could not start a query worker: %s", exc.detail)
+            delay = 1.0
+            while not self._closed:
+                try:
+                    fresh = self._start()
+                    self._ready(fresh)
+                except PoolError as exc:
+                    if self._closed:
+                        return
+                    self.last_error = exc.detail
+                    log.error("could not start a query worker (next try in %g s): %s", delay, exc.detail)
+                    time.sleep(delay)
+                    delay = min(2 * delay, RETRY_MAX)
+                    continue
+                if self._closed:
+                    self._discard(fresh)
+                else:
+                    self.last_error = None
+                    self._idle.put(fresh)
                 return
-            if self._closed:
-                self._discard(fresh)
-            else:
-                self._idle.put(fresh)
 
         threading.Thread(target=start, name="mlkg-worker-start", daemon=True).start()
 
@@ -251,6 +266,12 @@ class WorkerPool:
     def idle(self) -> int:
         """How many workers are ready and free now."""
         return self._idle.qsize()
+
+    @property
+    def live(self) -> int:
+        """How many workers are ready (busy or idle; not those still starting)."""
+        with self._lock:
+            return sum(1 for worker in self._all if worker.ready)
 
     @property
     def pids(self) -> list[int]:
@@ -275,6 +296,9 @@ class WorkerPool:
         try:
             worker = self._idle.get(timeout=timeout)
         except queue.Empty:
+            if self.last_error is not None and self.live == 0:
+                raise PoolError("StoreError", "no query worker could be started: "
+                                f"{self.last_error}", {}) from None
             raise PoolBusy() from None
         try:
             worker.conn.send_bytes(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))

@@ -59,8 +59,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/health")
     def health():
-        """Liveness and the store in service."""
-        return jsonify({"status": "ok", **app.extensions["mlkg"].get("health", lambda: {})()})
+        """Liveness and the store in service; 503 when the backend says it cannot answer queries
+        (no query worker running), so that a probe sees it."""
+        body = {"status": "ok", **app.extensions["mlkg"].get("health", lambda: {})()}
+        return jsonify(body), 200 if body["status"] == "ok" else 503
 
     @app.before_request
     def _start_timer() -> None:
