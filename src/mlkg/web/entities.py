@@ -37,6 +37,7 @@ from mlkg.errors import NotFoundError
 from mlkg.formats import OutputFormat, choose, formats_of
 from mlkg.namespaces import MLKG
 from mlkg.snapshot import Snapshot, load_snapshot
+from mlkg.web.sparql import LIMIT_HEADER, TRUNCATED_HEADER
 from mlkg.sources_view import DocumentView, Support, document_view
 
 bp = Blueprint("entities", __name__)
@@ -112,6 +113,19 @@ def request_iri() -> tuple[str, str]:
     return path_to_iri(path, settings().base_iri), path
 
 
+def requested(known) -> tuple[str, str, OutputFormat | None] | None:
+    """(IRI, path, format of its suffix) that the request names among `known` IRIs — the path as
+    it is, else without a format suffix (.ttl, .jsonld, .nt, .rdf) — or None."""
+    iri, path = request_iri()
+    if iri in known:
+        return iri, path, None
+    stripped, suffix_fmt = split_suffix(path)
+    candidate = path_to_iri(stripped, settings().base_iri) if suffix_fmt else None
+    if candidate is None or candidate not in known:
+        return None
+    return candidate, stripped, suffix_fmt
+
+
 def choose_format(fmt: OutputFormat | None) -> OutputFormat | None:
     """The graph format to answer with, or None for HTML: suffix, ?format=, then Accept.
 
@@ -158,14 +172,10 @@ def show(**_: str) -> Response:
     :raises NotAcceptableError: when no offered format fits.
     """
     snap = snapshot()
-    iri, path = request_iri()
-    suffix_fmt = None
-    if iri not in snap.index:
-        stripped, suffix_fmt = split_suffix(path)
-        candidate = path_to_iri(stripped, settings().base_iri) if suffix_fmt else None
-        if candidate is None or candidate not in snap.index:
-            raise not_found(iri, snap)
-        iri, path = candidate, stripped
+    named = requested(snap.index)
+    if named is None:
+        raise not_found(request_iri()[0], snap)
+    iri, path, suffix_fmt = named
     fmt = choose_format(suffix_fmt)
     found = backend()
     timeout = settings().query_timeout
@@ -190,16 +200,12 @@ def graph(rest: str) -> Response:
     :raises NotFoundError: for an IRI that names no graph of the store.
     """
     found = backend()
-    held = found.graphs()
-    iri, path = request_iri()
-    suffix_fmt = None
-    if iri not in held:
-        stripped, suffix_fmt = split_suffix(path)
-        candidate = path_to_iri(stripped, settings().base_iri) if suffix_fmt else None
-        if candidate is None or candidate not in held:
-            raise NotFoundError(f"No graph <{iri}> in the store; /.well-known/void lists them",
-                                iri=iri, suggestions=[])
-        iri, path = candidate, stripped
+    named = requested(found.graphs())
+    if named is None:
+        iri = request_iri()[0]
+        raise NotFoundError(f"No graph <{iri}> in the store; /.well-known/void lists them",
+                            iri=iri, suggestions=[])
+    iri, path, suffix_fmt = named
     fmt = choose_format(suffix_fmt)
     if fmt is None:
         response = redirect("/.well-known/void", code=303)
@@ -213,8 +219,8 @@ def graph(rest: str) -> Response:
         if fmt.media_type.startswith("text/"):
             response.charset = "utf-8"
         if result.truncated:
-            response.headers["MLKG-Truncated"] = "true"
-            response.headers["X-SPARQL-MaxRows"] = str(limit)
+            response.headers[TRUNCATED_HEADER] = "true"
+            response.headers[LIMIT_HEADER] = str(limit)
     response.vary.add("Accept")
     response.headers["Link"] = _link_header(path, html=fmt is None)
     return response
