@@ -38,16 +38,16 @@ def _env_number(name: str, default, kind, what: str):
     return value
 
 
-_ABOVE_ZERO = 1e-9
-#: (field, least value, environment variable) of each limit `Settings` checks.
+#: (field, floor, whether the floor itself is refused, environment variable) of each limit
+#: `Settings` checks.
 _LIMITS = (
-    ("query_timeout", _ABOVE_ZERO, "MLKG_QUERY_TIMEOUT"),
-    ("result_limit", 1, "MLKG_RESULT_LIMIT"),
-    ("max_body", 1, "MLKG_MAX_BODY"),
-    ("workers", 1, "MLKG_WORKERS"),
-    ("threads", 1, "MLKG_THREADS"),
-    ("inline_rows", 0, "MLKG_INLINE_ROWS"),
-    ("answer_cache_mb", 0, "MLKG_ANSWER_CACHE_MB"),
+    ("query_timeout", 0, True, "MLKG_QUERY_TIMEOUT"),
+    ("result_limit", 1, False, "MLKG_RESULT_LIMIT"),
+    ("max_body", 1, False, "MLKG_MAX_BODY"),
+    ("workers", 1, False, "MLKG_WORKERS"),
+    ("threads", 1, False, "MLKG_THREADS"),
+    ("inline_rows", 0, False, "MLKG_INLINE_ROWS"),
+    ("answer_cache_mb", 0, False, "MLKG_ANSWER_CACHE_MB"),
 )
 
 
@@ -88,12 +88,12 @@ class Settings:
     def __post_init__(self) -> None:
         """Refuse limits that cannot work, naming the setting (a server would start and then fail
         every query, or crash in a loop, with them)."""
-        for name, least, variable in _LIMITS:
+        for name, floor, strict, variable in _LIMITS:
             value = getattr(self, name)
-            if value is not None and not value >= least:  # also NaN
-                floor = "more than 0" if least == _ABOVE_ZERO else f"at least {least}"
+            if value is not None and not (value > floor if strict else value >= floor):  # NaN too
+                wanted = f"more than {floor}" if strict else f"at least {floor}"
                 raise ConfigError(
-                    f"{name.replace('_', ' ')} must be {floor}, not {value!r} "
+                    f"{name.replace('_', ' ')} must be {wanted}, not {value!r} "
                     f"(set by {variable} or the matching option)"
                 )
 

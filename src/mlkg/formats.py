@@ -84,10 +84,22 @@ def parse_accept(header: str | None) -> MIMEAccept:
     return MIMEAccept(list(best.items()))
 
 
-def _names(fmt: Any) -> tuple[str, ...]:
-    """What a format may be called in `?format=` or a suffix: its name, suffix(es) and media type."""
-    suffixes = getattr(fmt, "suffixes", None) or (fmt.suffix,)
-    return (fmt.name, fmt.media_type, *suffixes)
+def by_name(name: str, candidates: Sequence[F]) -> F | None:
+    """The candidate `name` calls for in `?format=` — its name, suffix(es), media type (parameters
+    aside), an alias of that, or rdflib's name — or None.
+
+    >>> by_name("text/turtle; charset=utf-8", formats_of("graph")).name
+    'turtle'
+    >>> by_name("json-ld", formats_of("graph")).name
+    'jsonld'
+    """
+    key = name.split(";", 1)[0].strip().lower()
+    for fmt in candidates:
+        suffixes = getattr(fmt, "suffixes", None) or (fmt.suffix,)
+        rdflib_name = getattr(fmt, "rdflib_format", None)
+        if key in (fmt.name, fmt.media_type, *suffixes, *fmt.aliases) or key == rdflib_name:
+            return fmt
+    return None
 
 
 def offers_for(accept: MIMEAccept, candidates: Sequence[Any]) -> dict[str, Any]:
@@ -133,11 +145,11 @@ def choose(accept: MIMEAccept, candidates: Sequence[F], override: str | None = N
     """
     available = [f.media_type for f in candidates] + (["text/html"] if html else [])
     if override:
-        if html and override in ("html", "text/html"):
+        if html and override.split(";", 1)[0].strip().lower() in ("html", "text/html"):
             return None
-        for fmt in candidates:
-            if override in _names(fmt):
-                return fmt
+        found = by_name(override, candidates)
+        if found is not None:
+            return found
         names = [f.name for f in candidates] + (["html"] if html else [])
         raise NotAcceptableError(f"Unknown format {override!r}; use one of {names}", available=available)
     if not accept or not list(accept.values()):

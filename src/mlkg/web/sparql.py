@@ -16,7 +16,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from mlkg._logbuffer import ACCESS
 from mlkg.errors import BadRequestError, ForbiddenQueryError, MlkgError, NotAcceptableError
-from mlkg.formats import FORMATS, OutputFormat, offers_for, parse_accept
+from mlkg.formats import FORMATS, OutputFormat, by_name, offers_for, parse_accept
 from mlkg.sparql import analyze, check_graph_iri
 
 bp = Blueprint("sparql", __name__, url_prefix="/sparql")
@@ -53,12 +53,10 @@ def choose_format(accept: MIMEAccept, kind: str, override: str | None) -> Output
     """
     candidates = CANDIDATES[kind]
     if override:
-        key = override.split(";", 1)[0].strip().lower()  # a media type may carry parameters
-        if kind == "graph":
-            key = GRAPH_ALIASES.get(key, key)
-        for fmt in candidates:
-            if key in (fmt.name, fmt.suffix, fmt.media_type, fmt.rdflib_format, *fmt.aliases):
-                return fmt
+        key = override.strip().lower()
+        found = by_name(GRAPH_ALIASES.get(key, key) if kind == "graph" else key, candidates)
+        if found is not None:
+            return found
         raise NotAcceptableError(
             f"Unknown format {override!r} for this query; use one of {[f.name for f in candidates]}",
             available=[f.media_type for f in candidates],
@@ -195,24 +193,26 @@ def _landing() -> Response | str:
     """GET without a query: the service description (RDF) or, for browsers, the query editor."""
     accept = request.accept_mimetypes
     override = request.args.get("format") or request.args.get("output")
-    if override and override.strip().lower() in ("html", "text/html"):
-        return render_template("sparql/editor.html", formats=FORMATS)
+    fmt: OutputFormat | None
     if override:
-        return _service_description(choose_format(accept, "graph", override))
-    if not accept:
-        return _service_description(GRAPH_CANDIDATES[0])
-    offers: dict = offers_for(accept, GRAPH_CANDIDATES)
-    offers.update((k, None) for k in offers_for(accept, [LANDING_PAGE]) if k not in offers)
-    best = accept.best_match(list(offers))
-    if best is None:
-        raise NotAcceptableError(
-            f"Cannot produce {accept.to_header()!r}; the service description is offered as "
-            f"{[f.media_type for f in GRAPH_CANDIDATES]}, the query editor as 'text/html'",
-            available=[f.media_type for f in GRAPH_CANDIDATES] + ["text/html"],
-        )
-    if offers[best] is None:
+        page = override.split(";", 1)[0].strip().lower() in ("html", "text/html")
+        fmt = None if page else choose_format(accept, "graph", override)
+    elif not accept:
+        fmt = GRAPH_CANDIDATES[0]
+    else:
+        offers: dict = offers_for(accept, GRAPH_CANDIDATES)
+        offers.update((k, None) for k in offers_for(accept, [LANDING_PAGE]) if k not in offers)
+        best = accept.best_match(list(offers))
+        if best is None:
+            raise NotAcceptableError(
+                f"Cannot produce {accept.to_header()!r}; the service description is offered as "
+                f"{[f.media_type for f in GRAPH_CANDIDATES]}, the query editor as 'text/html'",
+                available=[f.media_type for f in GRAPH_CANDIDATES] + ["text/html"],
+            )
+        fmt = offers[best]
+    if fmt is None:
         return render_template("sparql/editor.html", formats=FORMATS)
-    return _service_description(offers[best])
+    return _service_description(fmt)
 
 
 def _service_description(fmt: OutputFormat) -> Response:
