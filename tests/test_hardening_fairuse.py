@@ -3,8 +3,12 @@ and Retry-After; loopback exempt unless asked; configured from the environment."
 
 from __future__ import annotations
 
+import http.client
+import json
 import threading
+import time
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
@@ -14,6 +18,7 @@ from mlkg.config import Settings
 from mlkg.fairuse import FairUse, Limits, Refused
 
 CSP_NEEDLE = "frame-ancestors 'none'"
+FIXTURE = Path(__file__).parent / "data" / "sparql" / "fixture.ttl"
 
 
 class Clock:
@@ -139,3 +144,49 @@ def test_a_live_server_limits_concurrent_queries_per_client(tmp_path: Path) -> N
         assert refused.headers["Retry-After"] == "1"
         assert "at most 1 at a time" in refused.json()["detail"]
         assert CSP_NEEDLE in refused.headers["Content-Security-Policy"]
+
+
+def _get_from(address: str, url: str, query: str, out: list) -> None:
+    """GET /sparql?query= over a connection from `address` (another loopback address is another
+    client to the server), noting (status, headers, body, seconds)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30,
+                                            source_address=(address, 0))
+    started = time.monotonic()
+    try:
+        connection.request("GET", "/sparql?" + urlencode({"query": query}),
+                            headers={"Accept": "application/sparql-results+json"})
+        response = connection.getresponse()
+        out.append((response.status, {k.lower(): v for k, v in response.getheaders()}, response.read(),
+                    time.monotonic() - started))
+    finally:
+        connection.close()
+
+
+def test_a_live_server_makes_room_for_a_client_when_another_holds_every_worker(tmp_path: Path) -> None:
+    """One client (127.0.0.2) keeps both query workers busy with cross joins; another (127.0.0.1)
+    is answered within about a second, not after the time limit: the first client's oldest query is
+    stopped with 429 saying why (loopback clients are exempt from the fair-use limits, not from this)."""
+    var = tmp_path / "var"
+    build_from_files(var, {"https://w3id.org/mlkg/graph/test/fixture": FIXTURE})
+    cross = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+    env = {"MLKG_QUERY_TIMEOUT": "6", "MLKG_ANSWER_CACHE_MB": "0"}
+    with LiveServer(var, env=env, args=("--processes", "1", "--workers", "2")) as server:
+        hogs: list = []
+        threads = [threading.Thread(target=_get_from, args=("127.0.0.2", server.url, f"{cross} #{i}", hogs))
+                   for i in range(3)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.8)  # both workers busy, a third query waiting
+        other: list = []
+        _get_from("127.0.0.1", server.url, "SELECT ?s WHERE { ?s ?p ?o . ?o ?q ?s } LIMIT 1", other)
+        status, _, _, seconds = other[0]
+        assert status == 200 and seconds < 3.0  # without the fair share: ~6 s, at the time limit
+        for thread in threads:
+            thread.join(timeout=30)
+        stopped = [(headers, body) for status, headers, body, _ in hogs if status == 429]
+        assert len(stopped) == 1 and sorted(s for s, *_ in hogs) == [429, 503, 503]
+        headers, body = stopped[0]
+        assert headers["retry-after"] == "1" and CSP_NEEDLE in headers["content-security-policy"]
+        assert "to make room for another client" in json.loads(body)["detail"]
+        assert "stopped a query of 127.0.0.2" in server.read_log()

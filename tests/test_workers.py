@@ -3,14 +3,18 @@ first run waits), and the others join after."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from _live import build_from_files, wait_for
 
 from mlkg.engine import Request
-from mlkg.workers import PoolError, WorkerPool
+from mlkg.fairuse import CLIENT
+from mlkg.workers import PoolBusy, PoolError, Preempted, QueryTimeout, WorkerPool
 
 TESTS = Path(__file__).parent
 FIXTURE = TESTS / "data" / "sparql" / "fixture.ttl"
@@ -134,7 +138,7 @@ def test_a_pool_whose_store_vanished_for_a_while_starts_workers_again(tmp_path: 
     try:
         aside = tmp_path / "aside"
         store.rename(aside)
-        pool._replace(pool._idle.get(timeout=10))  # as after a query past its time limit
+        pool._replace(pool._take(None, 10))  # as after a query past its time limit
         assert wait_for(lambda: pool.last_error is not None, timeout=10)
         assert pool.live == 0
         with pytest.raises(PoolError) as caught:
@@ -167,7 +171,7 @@ def test_health_says_degraded_with_503_while_no_worker_can_start(tmp_path: Path)
     try:
         assert client.get("/health").status_code == 200
         store.rename(tmp_path / "aside")
-        backend.pool._replace(backend.pool._idle.get(timeout=10))
+        backend.pool._replace(backend.pool._take(None, 10))
         assert wait_for(lambda: backend.pool.last_error is not None, timeout=10)
         health = client.get("/health")
         assert health.status_code == 503
@@ -177,3 +181,95 @@ def test_health_says_degraded_with_503_while_no_worker_can_start(tmp_path: Path)
     finally:
         pool_module.RETRY_MAX = old_max
         backend.close()
+
+
+# ---------------------------------------------------------------- fair share between clients
+
+CROSS_JOIN = Request(
+    query="SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }",
+    result_format="json",
+)
+
+
+def _run_as(pool: WorkerPool, client: str, request: Request, timeout: float, out: dict) -> None:
+    """Run `request` for `client` (as the fair-use middleware marks a request), noting the outcome."""
+    CLIENT.set(client)
+    started = time.monotonic()
+    try:
+        out["answer"] = pool.run(request, timeout)
+    except Exception as exc:  # noqa: BLE001  (the test looks at which)
+        out["error"] = exc
+    out["finished"] = time.monotonic()
+    out["seconds"] = out["finished"] - started
+
+
+def _start_as(pool: WorkerPool, client: str, request: Request, timeout: float) -> tuple[threading.Thread, dict]:
+    out: dict = {}
+    thread = threading.Thread(target=_run_as, args=(pool, client, request, timeout, out))
+    thread.start()
+    return thread, out
+
+
+@contextlib.contextmanager
+def _all_busy(store_dir: Path, *runs: tuple[str, Request, float]):
+    """A pool of 2 workers running `runs` (client, request, time limit), both workers busy."""
+    pool = WorkerPool(store_dir, 2)
+    try:
+        assert wait_for(lambda: pool.idle == 2)
+        started = [_start_as(pool, *run) for run in runs]
+        assert wait_for(lambda: pool.idle == 0)
+        yield pool, started
+    finally:
+        pool.close()
+
+
+def test_a_client_holding_every_worker_makes_room_for_another_client(store_dir: Path) -> None:
+    with _all_busy(store_dir, *[("10.0.0.1", CROSS_JOIN, 6)] * 3) as (pool, hogs):  # 2 run, 1 waits
+        time.sleep(0.2)
+        thread, other = _start_as(pool, "10.0.0.2", ASK, 6)
+        thread.join(timeout=5)
+        # answered once the hog's older query had run PREEMPT_AFTER s and its worker was replaced;
+        # without the fair share it would wait until a cross join ends at its 6 s limit
+        assert b"true" in other["answer"].body and other["seconds"] < 2.5
+        for hog, _ in hogs:
+            hog.join(timeout=15)
+        errors = [out.get("error") for _, out in hogs]
+        stopped = [e for e in errors if isinstance(e, Preempted)]
+        assert len(stopped) == 1 and stopped[0].held == 2 and stopped[0].size == 2
+        assert pool.preempted == 1
+        # the others: the hog's third query got a worker only after the other client's
+        assert sum(isinstance(e, QueryTimeout) for e in errors) == 2
+
+
+def test_clients_holding_equal_shares_wait_for_each_other(store_dir: Path) -> None:
+    runs = [("10.0.0.1", CROSS_JOIN, 3), ("10.0.0.2", CROSS_JOIN, 3)]
+    with _all_busy(store_dir, *runs) as (pool, (first, second)):
+        thread, third = _start_as(pool, "10.0.0.3", ASK, 1.5)  # one each: nobody is stopped
+        thread.join(timeout=5)
+        assert isinstance(third.get("error"), PoolBusy) and pool.preempted == 0
+        # and one client's own queries never stop each other
+        thread, again = _start_as(pool, "10.0.0.1", ASK, 0.8)
+        thread.join(timeout=5)
+        assert isinstance(again.get("error"), PoolBusy) and pool.preempted == 0
+        for hog, out in (first, second):
+            hog.join(timeout=10)
+            assert isinstance(out.get("error"), QueryTimeout)
+
+
+def test_a_freed_worker_goes_to_the_waiting_client_that_holds_the_fewest(
+    store_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlkg import workers as pool_module
+
+    monkeypatch.setattr(pool_module, "PREEMPT_AFTER", 60.0)  # no query is stopped here
+    runs = [("10.0.0.1", CROSS_JOIN, 3.0), ("10.0.0.1", CROSS_JOIN, 1.0)]
+    with _all_busy(store_dir, *runs) as (pool, (long, short)):
+        queued = _start_as(pool, "10.0.0.1", ASK, 8)  # waits first
+        time.sleep(0.2)
+        late = _start_as(pool, "10.0.0.2", ASK, 8)  # waits second, and holds no worker
+        for thread, _ in (late, queued, short, long):
+            thread.join(timeout=15)
+        # when the short query's worker was replaced, the client holding one worker (the long
+        # query) waited for the client holding none, though it came first
+        assert b"true" in late[1]["answer"].body and b"true" in queued[1]["answer"].body
+        assert late[1]["finished"] < queued[1]["finished"] < long[1]["finished"]

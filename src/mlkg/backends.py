@@ -38,6 +38,7 @@ from mlkg.errors import (
     QueryTimeoutError,
     SparqlSyntaxError,
     StoreError,
+    TooManyRequestsError,
 )
 from mlkg.bounded import SinglePattern
 from mlkg.sparql import QueryInfo, analyze, check_dataset, syntax_error, tokenize
@@ -443,7 +444,7 @@ class PooledBackend:
 
     def _run_in_worker(self, request: Request, limit_s: float | None, query: str) -> RunResult:
         """`request` in a free worker, the pool's failures as mlkg's errors."""
-        from mlkg.workers import PoolBusy, PoolError, QueryTimeout, WorkerGone
+        from mlkg.workers import PoolBusy, PoolError, Preempted, QueryTimeout, WorkerGone
 
         try:
             return self.pool.run(request, limit_s)
@@ -458,6 +459,14 @@ class PooledBackend:
                 f"Every query worker stayed busy for {limit_s:g} s; try again shortly.",
                 retry_after=1,
                 limit_seconds=limit_s,
+            ) from None
+        except Preempted as exc:
+            raise TooManyRequestsError(
+                f"The query was stopped after {exc.ran:.1f} s to make room for another client's: "
+                f"this client had {exc.held} of this server process's {exc.size} query workers "
+                "busy while another client waited. Send fewer queries at a time (or narrower "
+                "ones) and try again.",
+                retry_after=1,
             ) from None
         except WorkerGone as exc:
             raise StoreError(

@@ -6,6 +6,9 @@ server time in the last minute, is refused with 429 and a Retry-After saying whe
 Clients are told apart by their address (REMOTE_ADDR; proxy headers are not trusted). Loopback
 clients are exempt unless asked otherwise. Counters are kept per server process.
 
+`CLIENT` names the client of the request a thread serves, for every client, exempt or not: the
+query worker pool (`mlkg.workers`) keeps one client from holding every worker while another waits.
+
 This module is Flask-free; `mlkg.web.hardening` applies it to every request as WSGI middleware.
 """
 
@@ -18,8 +21,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
+
+
+#: The client (address) of the request this thread serves; None for an in-process call.
+CLIENT: ContextVar[str | None] = ContextVar("mlkg_client", default=None)
 
 
 def _env_number(env: Mapping[str, str], name: str, default: float) -> float:

@@ -10,6 +10,13 @@ by one long-lived thread so that Linux's parent-death signal kills them if the f
 Messages are pickled `engine.Request` objects one way and ("ok", RunResult) or ("error", class name,
 detail, extra) the other, framed as `multiprocessing.connection.Connection` frames them over a
 socket pair (this end is a Connection).
+
+Fair share: each running query is marked with its client (`mlkg.fairuse.CLIENT`). A query that
+finds every worker busy while one client holds at least two more of them than its own client does
+stops that client's longest-running query, once it has run `PREEMPT_AFTER` s, and takes the
+replacement worker: one client's runaway queries (four cross joins from one address fill the
+4 workers of a default `mlkg serve`) cannot keep every other client waiting out the time limit.
+Clients holding equal shares wait for each other, as before.
 """
 
 from __future__ import annotations
@@ -24,16 +31,22 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from mlkg.engine import Request, RunResult
+from mlkg.fairuse import CLIENT
 
 log = logging.getLogger("mlkg.workers")
 
 READY_TIMEOUT = 60.0
 #: Longest wait (s) between tries to start a worker that would not start.
 RETRY_MAX = 30.0
+#: How long (s) a query runs before it may be stopped to make room for another client's query.
+PREEMPT_AFTER = 0.5
+#: How often (s) a query waiting for a worker looks again for one it may make room on.
+WAIT_STEP = 0.1
 #: What a worker process runs (`python -c`, not `-m`: that would import runpy as well).
 WORKER_MAIN = "import sys; from mlkg._worker import main; main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))"
 
@@ -41,11 +54,14 @@ WORKER_MAIN = "import sys; from mlkg._worker import main; main(sys.argv[1], int(
 class _Worker:
     """A worker process and the front's end of its pipe."""
 
-    __slots__ = ("conn", "pid", "process", "ready", "served")
+    __slots__ = ("client", "conn", "pid", "preempted", "process", "ready", "served", "since")
 
     def __init__(self, process: subprocess.Popen, conn: Connection) -> None:
         self.process, self.conn, self.pid, self.served = process, conn, process.pid, 0
         self.ready = False  # it has opened the store and greeted the pool
+        self.client: str | None = None  # whose query it runs, and since when (monotonic)
+        self.since = 0.0
+        self.preempted = 0  # stopped to make room for another client's query: how many its client held
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -54,6 +70,16 @@ class _Worker:
             self.process.wait(timeout=5)
         with contextlib.suppress(OSError):
             self.conn.close()
+
+
+class _Waiter:
+    """A query waiting for a worker: its client, since when, and the worker it is handed."""
+
+    __slots__ = ("arrived", "client", "worker")
+
+    def __init__(self, client: str | None) -> None:
+        self.client, self.arrived = client, time.monotonic()
+        self.worker: _Worker | None = None
 
 
 class WorkerGone(Exception):
@@ -66,6 +92,15 @@ class QueryTimeout(Exception):
 
 class PoolBusy(Exception):
     """No worker became free in time."""
+
+
+class Preempted(Exception):
+    """The query was stopped to make room for another client's: its client held `held` of the
+    pool's `size` workers while that one waited (its worker has been replaced)."""
+
+    def __init__(self, held: int, size: int, ran: float) -> None:
+        super().__init__(f"stopped after {ran:.1f} s; the client held {held} of {size} workers")
+        self.held, self.size, self.ran = held, size, ran
 
 
 class PoolError(Exception):
@@ -98,11 +133,16 @@ class WorkerPool:
             target=self._spawn_loop, name="mlkg-worker-spawner", daemon=True
         )
         self._spawner.start()
-        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self._free: list[_Worker] = []  # ready and idle, the last freed last (under _lock)
+        self._waiters: list[_Waiter] = []  # queries waiting for a worker, in arrival order
         self._all: set[_Worker] = set()
+        self._busy: set[_Worker] = set()  # running a query now (under _lock)
+        self._starting = 0  # workers being started in the background (under _lock)
         self._lock = threading.Lock()
+        self._handed = threading.Condition(self._lock)  # a waiter was handed a worker
         self._closed = False
         self.killed = 0
+        self.preempted = 0  # queries stopped to make room for another client's
         self.last_error: str | None = None  # why the last worker that failed to start failed
         self._first_done = threading.Event()  # the first worker is ready, or could not start
         self._first_error: PoolError | None = None
@@ -123,7 +163,7 @@ class WorkerPool:
         except PoolError as exc:
             self._first_error = exc
         else:
-            self._idle.put(first)
+            self._put_free(first)
             for _ in range(self.size - 1):
                 self._add_in_background()
         finally:
@@ -229,8 +269,17 @@ class WorkerPool:
         pool gave up, and once every worker had been replaced so, it had none for good."""
         if self._closed:
             return
+        with self._lock:
+            self._starting += 1
 
         def start() -> None:
+            try:
+                keep_trying()
+            finally:
+                with self._lock:
+                    self._starting -= 1
+
+        def keep_trying() -> None:
             delay = 1.0
             while not self._closed:
                 try:
@@ -248,7 +297,7 @@ class WorkerPool:
                     self._discard(fresh)
                 else:
                     self.last_error = None
-                    self._idle.put(fresh)
+                    self._put_free(fresh)
                 return
 
         threading.Thread(target=start, name="mlkg-worker-start", daemon=True).start()
@@ -265,7 +314,8 @@ class WorkerPool:
     @property
     def idle(self) -> int:
         """How many workers are ready and free now."""
-        return self._idle.qsize()
+        with self._lock:
+            return len(self._free)
 
     @property
     def live(self) -> int:
@@ -293,33 +343,104 @@ class WorkerPool:
             raise PoolError("StoreError", "the query workers have been stopped", {})
         if not self._started:
             self.wait_ready(READY_TIMEOUT)
-        try:
-            worker = self._idle.get(timeout=timeout)
-        except queue.Empty:
-            if self.last_error is not None and self.live == 0:
-                raise PoolError("StoreError", "no query worker could be started: "
-                                f"{self.last_error}", {}) from None
-            raise PoolBusy() from None
+        worker = self._take(CLIENT.get(), timeout)
         try:
             worker.conn.send_bytes(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
             answered = timeout is None or worker.conn.poll(timeout)
             data = worker.conn.recv_bytes() if answered else b""
         except (EOFError, OSError) as exc:
             self._replace(worker)
+            if worker.preempted:
+                raise Preempted(worker.preempted, self.size, time.monotonic() - worker.since) from None
             raise WorkerGone(str(exc)) from exc
         except BaseException:  # interrupted mid-request: the worker's state is unknown
             self._replace(worker)
             raise
+        finally:
+            with self._lock:
+                self._busy.discard(worker)
         if not answered:
             self.killed += 1
             self._replace(worker)
             raise QueryTimeout()
         reply = pickle.loads(data)
         worker.served += 1
-        self._idle.put(worker)
+        self._put_free(worker)
         if reply[0] == "ok":
             return reply[1]
         raise PoolError(*reply[1:])
+
+    def _put_free(self, worker: _Worker) -> None:
+        """`worker` is free: hand it to the waiting query whose client holds the fewest workers (the
+        longest-waiting of those), else keep it for the next query."""
+        with self._lock:
+            if not self._waiters:
+                self._free.append(worker)
+                return
+            held = Counter(busy.client for busy in self._busy)
+            waiter = min(self._waiters, key=lambda w: (held[w.client], w.arrived))
+            self._waiters.remove(waiter)
+            waiter.worker = self._mark_busy(worker, waiter.client)
+            self._handed.notify_all()
+
+    def _mark_busy(self, worker: _Worker, client: str | None) -> _Worker:
+        worker.client, worker.since, worker.preempted = client, time.monotonic(), 0
+        self._busy.add(worker)
+        return worker
+
+    def _take(self, client: str | None, timeout: float | None) -> _Worker:
+        """A free worker for `client`'s query, waiting at most `timeout` s; while it waits, it makes
+        room (see the module doc) when another client holds more than its share."""
+        with self._lock:
+            if self._free:
+                return self._mark_busy(self._free.pop(), client)
+            waiter = _Waiter(client)
+            self._waiters.append(waiter)
+        deadline = None if timeout is None else waiter.arrived + timeout
+        while True:
+            self._make_room(client)
+            with self._lock:
+                if waiter.worker is None:
+                    wait = WAIT_STEP if deadline is None else min(WAIT_STEP, deadline - time.monotonic())
+                    if wait > 0:
+                        self._handed.wait(wait)
+                if waiter.worker is not None:
+                    return waiter.worker
+                if self._closed or (deadline is not None and time.monotonic() >= deadline):
+                    self._waiters.remove(waiter)
+                    break
+        if self._closed:
+            raise PoolError("StoreError", "the query workers have been stopped", {})
+        if self.last_error is not None and self.live == 0:
+            raise PoolError("StoreError", "no query worker could be started: "
+                            f"{self.last_error}", {})
+        raise PoolBusy()
+
+    def _make_room(self, client: str | None) -> None:
+        """Stop the longest-running query of the client holding the most workers, if it holds at
+        least two more than `client` and that query has run PREEMPT_AFTER s (not while a worker is
+        starting: the next free worker may be this query's, and one query is stopped at a time)."""
+        now = time.monotonic()
+        with self._lock:
+            if self._starting or any(worker.preempted for worker in self._busy):
+                return
+            held = Counter(worker.client for worker in self._busy)
+            mine = held.get(client, 0)
+            candidates = [
+                worker for worker in self._busy
+                if worker.client != client and held[worker.client] >= mine + 2
+                and now - worker.since >= PREEMPT_AFTER
+            ]
+            if not candidates:
+                return
+            victim = min(candidates, key=lambda w: (-held[w.client], w.since))
+            victim.preempted = held[victim.client]
+        self.preempted += 1
+        log.warning("stopped a query of %s after %.1f s to make room for %s: it held %d of %d "
+                    "query workers", victim.client, now - victim.since, client, held[victim.client],
+                    self.size)
+        with contextlib.suppress(ProcessLookupError):
+            victim.process.kill()  # its run() sees the pipe close, replaces it and says why
 
 
 def wait_for_exit(pids: list[int], timeout: float = 5.0) -> bool:

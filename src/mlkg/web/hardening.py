@@ -19,7 +19,7 @@ from markupsafe import Markup
 from werkzeug.wsgi import ClosingIterator
 
 from mlkg.errors import TooManyRequestsError
-from mlkg.fairuse import FairUse, Limits, Refused
+from mlkg.fairuse import CLIENT, FairUse, Limits, Refused
 
 #: Paths no limit applies to (liveness checks, the page's own styles and scripts).
 UNLIMITED_PREFIXES = ("/static/", "/health")
@@ -46,7 +46,8 @@ def finalize(value: object) -> object:
 
 
 class FairUseMiddleware:
-    """WSGI middleware: count each request in and out of `FairUse`; answer 429 when over a limit.
+    """WSGI middleware: mark the request's client (`mlkg.fairuse.CLIENT`, for the query workers'
+    fair share), and count each request in and out of `FairUse`; answer 429 when over a limit.
 
     It wraps the whole app (including /sparql's fast path). A refusal is rendered by the app's one
     error handler, so it is problem JSON (or the HTML error page) with every security header.
@@ -57,6 +58,7 @@ class FairUseMiddleware:
 
     def __call__(self, environ, start_response):
         client = environ.get("REMOTE_ADDR")
+        CLIENT.set(client)
         path = environ.get("PATH_INFO") or ""
         # no REMOTE_ADDR: an in-process call (tests, tools), not a network client
         if not client or self.fair.exempt(client) or path.startswith(UNLIMITED_PREFIXES):
@@ -151,5 +153,4 @@ def install(app: Flask, limits: Limits | None = None) -> None:
     app.extensions["mlkg"]["fair_use"] = fair
     max_body = app.extensions["mlkg"]["settings"].max_body
     app.wsgi_app = BodyLimit(app.wsgi_app, app, max_body)  # type: ignore[method-assign]
-    if limits.active:
-        app.wsgi_app = FairUseMiddleware(app.wsgi_app, app, fair)  # type: ignore[method-assign]
+    app.wsgi_app = FairUseMiddleware(app.wsgi_app, app, fair)  # type: ignore[method-assign]
