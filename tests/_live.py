@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -52,8 +53,30 @@ def build_from_files(
         store.flush()
         del store
 
-    install_store(Settings().with_overrides(var_dir=Path(var_dir)), meta.id, fill, meta)
-    return meta
+    final = install_store(Settings().with_overrides(var_dir=Path(var_dir)), meta.id, fill, meta)
+    return replace(meta, id=final.name)  # `<id>-2` when the store of that id was found corrupt
+
+
+def damage(sst: Path) -> bytes:
+    """Overwrite 4 bytes of the first data block of the RocksDB table file `sst`, as a failing disk
+    might, so that reading that block fails its checksum; the file's original bytes."""
+    original = sst.read_bytes()
+    sst.write_bytes(original[:2] + bytes(4 * [0xFF]) + original[6:])
+    return original
+
+
+def damage_store(store_dir: Path) -> list[str]:
+    """Damage every table file of the store at `store_dir` save those that opening it reads (so
+    that `mlkg serve`'s start check, open and `ASK {}`, still passes): the names damaged."""
+    damaged = []
+    for sst in sorted(Path(store_dir).glob("*.sst")):
+        original = damage(sst)
+        try:
+            ox.Store.read_only(str(store_dir)).query("ASK {}")
+            damaged.append(sst.name)
+        except (OSError, RuntimeError):
+            sst.write_bytes(original)
+    return damaged
 
 
 def serving(parent: int) -> list[int]:
@@ -85,7 +108,8 @@ def _stop_with_parent() -> None:
 
 
 class LiveServer:
-    """`python -m mlkg serve --port 0` on 127.0.0.1 over the store in `var_dir`; `url` once started."""
+    """`python -m mlkg serve --port 0` on 127.0.0.1 over the store in `var_dir`; `url` once started
+    (once /health answers with a status in `ready`)."""
 
     def __init__(
         self,
@@ -94,9 +118,10 @@ class LiveServer:
         env: Mapping[str, str] | None = None,
         args: tuple[str, ...] = (),
         start_timeout: float = 60.0,
+        ready: tuple[int, ...] = (200,),
     ) -> None:
         self.var_dir, self.extra_env, self.args = Path(var_dir), dict(env or {}), args
-        self.start_timeout = start_timeout
+        self.start_timeout, self.ready = start_timeout, ready
         self.url = ""
         self.process: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(prefix="mlkg-serve-", suffix=".log", delete=False)  # noqa: SIM115
@@ -137,7 +162,7 @@ class LiveServer:
             raise RuntimeError(f"mlkg serve did not start:\n{self.read_log()}")
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{self.url}/health", timeout=2).status_code == 200:
+                if requests.get(f"{self.url}/health", timeout=2).status_code in self.ready:
                     return self
             except requests.RequestException:
                 pass

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from _live import build_from_files
+from _live import build_from_files, damage_store
 from rdflib import Literal, URIRef
 
-from mlkg import _results
+from mlkg import _results, integrity
 from mlkg._procs import OxigraphServer, cpu_seconds
 from mlkg.backends import EmbeddedBackend, PooledBackend, RemoteBackend, bind_remote, load_remote
 from mlkg.errors import (
@@ -21,6 +21,7 @@ from mlkg.errors import (
     NotAcceptableError,
     QueryTimeoutError,
     SparqlSyntaxError,
+    StoreCorruptError,
 )
 from mlkg.workers import wait_for_exit
 
@@ -449,6 +450,35 @@ def test_a_runaway_query_is_still_stopped_with_the_inline_path_on(inline: Pooled
     with pytest.raises(QueryTimeoutError):
         inline.run(CROSS_JOIN, result_format="json")
     assert b"true" in inline.run("ASK { ?s ?p ?o }", result_format="json").body
+
+
+@pytest.mark.parametrize("inline_rows", [0, 1000], ids=["worker", "inline"])
+def test_a_damaged_block_a_query_reads_is_reported_and_every_query_then_refused(
+    tmp_path: Path, inline_rows: int
+) -> None:
+    var = tmp_path / "var"
+    build_from_files(var, {G_FIXTURE: FIXTURE})
+    store = (var / "current").resolve()
+    damage_store(store)
+    backend = PooledBackend(
+        store, workers=1, timeout=5, limit=50, inline_rows=inline_rows, var_dir=var
+    )
+    try:
+        assert backend.info()["store_check"] == "unchecked" and "status" not in backend.info()
+        started = time.monotonic()
+        damaged = f"the store at {store} is corrupt: Corruption: .*sst"
+        with pytest.raises(StoreCorruptError, match=damaged):  # streamed: fails at once
+            backend.run("SELECT * WHERE { ?s ?p ?o }", result_format="json")
+        assert time.monotonic() - started < 2
+        assert backend.inline_answers == 0
+        assert backend.info()["status"] == "corrupt" and "is corrupt" in backend.info()["problem"]
+        assert integrity.recorded(var, store).problem == backend.problem()  # for every process
+        started = time.monotonic()
+        with pytest.raises(StoreCorruptError):  # refused: over a damaged block it would never end
+            backend.run("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", result_format="json")
+        assert time.monotonic() - started < 0.5
+    finally:
+        backend.close()
 
 
 def test_bind_remote_puts_values_inside_the_where_group() -> None:

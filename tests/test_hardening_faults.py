@@ -1,5 +1,6 @@
 """Faults: a rebuilt store swapped in under load without a failed request, a bad new store or a failed
-build leaving the previous store serving, and a clear refusal to start on a corrupt or missing store."""
+build leaving the previous store serving, a clear refusal to start on a corrupt or missing store,
+and a store damaged after its build found in the background and refused."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from _live import ROOT, LiveServer, build_from_files, wait_for
+from _live import ROOT, LiveServer, build_from_files, damage_store, wait_for
 
 from mlkg.build import StoreMeta, install_store
 from mlkg.config import Settings
@@ -134,6 +135,66 @@ def test_a_corrupt_new_store_is_refused_and_the_old_one_keeps_serving(tmp_path: 
         for _ in range(10):
             assert requests.get(f"{server.url}/health", timeout=5).json()["store"] == first.id
             assert not _ask(server.url, ASK_TWO)
+
+
+def _health(url: str) -> tuple[int, dict]:
+    reply = requests.get(f"{url}/health", timeout=5)
+    return reply.status_code, reply.json()
+
+
+def test_a_store_damaged_after_its_build_is_found_in_the_background_and_refused(
+    tmp_path: Path,
+) -> None:
+    var = tmp_path / "var"
+    meta = _install(var, ["one", "two"])
+    store = var / "stores" / meta.id
+    assert len(damage_store(store)) >= 11  # every index but what opening reads
+    args = ("--processes", "1", "--workers", "1", "--timeout", "5")
+    with LiveServer(var, args=args, ready=(200, 503)) as server:  # the start check passes
+        assert wait_for(lambda: _health(server.url)[0] == 503)
+        health = _health(server.url)[1]
+        assert health["status"] == "corrupt" and health["store_check"] == "corrupt"
+        assert f"the store at {store} is corrupt: Corruption:" in health["problem"]
+        assert health["problem"].endswith("run `mlkg build`")
+        assert f"ERROR mlkg.prepare: the store at {store} is corrupt" in server.read_log()
+        count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"  # on a damaged block: never ends
+        asked = [("/sparql", {"query": count}), ("/api/search", {"q": "one"}), ("/skill/one", None),
+                 ("/export.nt", None), ("/.well-known/void", None)]
+        for path, params in asked:
+            started = time.monotonic()
+            reply = requests.get(server.url + path, params=params, timeout=30,
+                                 headers={"Accept": "application/problem+json, */*;q=0.1"})
+            assert time.monotonic() - started < 2, path  # not the 5 s limit, nor minutes
+            assert reply.status_code == 503, (path, reply.text)
+            problem = reply.json()
+            assert problem["title"] == "Store corrupt" and "is corrupt" in problem["detail"]
+        rebuilt = _install(var, ["one", "two"])  # `mlkg build`, as the message says: same data
+        assert rebuilt.id == f"{meta.id}-2"  # a fresh copy beside the damaged one, swapped in
+        assert wait_for(lambda: _health(server.url)[0] == 200)
+        health = _health(server.url)[1]
+        assert health["store"] == rebuilt.id and health["store_check"] == "whole"
+        assert _ask(server.url, ASK_TWO)
+
+
+def test_a_new_store_damaged_after_its_build_is_refused_as_corrupt(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    first = _install(var, ["one"])
+    with LiveServer(var, args=("--processes", "1", "--workers", "1", "--timeout", "3")) as server:
+        second = _install(tmp_path / "elsewhere", ["one", "two"])  # built, not yet in service
+        broken = var / "stores" / second.id
+        os.replace(tmp_path / "elsewhere" / "stores" / second.id, broken)
+        damage_store(broken)
+        link = var / ".current-test"
+        os.symlink(Path("stores") / second.id, link)
+        os.replace(link, var / "current")
+        server.process.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "reload failed" in server.read_log())
+        log = server.read_log()
+        assert f"reload failed: the store at {broken} is corrupt: Corruption:" in log
+        assert "Narrow it" not in log
+        status, health = _health(server.url)
+        assert status == 200 and health["store"] == first.id and health["store_check"] == "whole"
+        assert not _ask(server.url, ASK_TWO)
 
 
 def test_a_build_that_fails_midway_leaves_the_previous_store_in_service(tmp_path: Path) -> None:

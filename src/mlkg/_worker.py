@@ -107,7 +107,7 @@ def main(store_dir: str, fd: int, parent: int) -> None:
         try:
             reply = ("ok", execute(store, request))
         except BaseException as exc:  # noqa: BLE001  (every failure goes back to the pool as a message)
-            reply = ("error", *error_tuple(exc))
+            reply = ("error", *error_tuple(exc, store_dir))
         send_frame(fd, dumps(reply, protocol=protocol))
         if trim is not None and clock() - started > TRIM_AFTER:
             trim(0)  # give back what a heavy query left in the heap (glibc keeps freed memory)

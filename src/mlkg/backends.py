@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Protocol
+from typing import NoReturn, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pyoxigraph as ox
@@ -37,8 +38,10 @@ from mlkg.errors import (
     MlkgError,
     QueryTimeoutError,
     SparqlSyntaxError,
+    StoreCorruptError,
     StoreError,
     TooManyRequestsError,
+    is_corruption,
 )
 from mlkg.bounded import SinglePattern
 from mlkg.sparql import QueryInfo, analyze, check_dataset, syntax_error, tokenize
@@ -55,6 +58,8 @@ __all__ = [
     "to_ox",
     "to_tuple",
 ]
+
+log = logging.getLogger("mlkg.backends")
 
 GRAPHS_QUERY = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
 DEFAULT_COUNT_QUERY = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
@@ -136,7 +141,7 @@ def _request(
     )
 
 
-def _raise_engine_error(name: str, detail: str, extra: dict, query: str) -> None:
+def _raise_engine_error(name: str, detail: str, extra: dict, query: str) -> NoReturn:
     """Turn an error reported by the engine (possibly in another process) into an MlkgError."""
     if name == "SyntaxError":
         raise syntax_error(detail, query)
@@ -266,6 +271,10 @@ class EmbeddedBackend:
             return execute(self.store, request)
         except SyntaxError as exc:
             raise syntax_error(str(exc.args[0] if exc.args else exc), query) from exc
+        except (OSError, RuntimeError) as exc:
+            if is_corruption(exc):
+                raise StoreCorruptError.at(self.store_dir, exc) from None
+            raise
 
     def graphs(self) -> dict[str, int]:
         """Named graph IRI -> number of triples."""
@@ -297,6 +306,12 @@ class PooledBackend:
     A query of the bounded shape of `mlkg.bounded` (one triple pattern) that reads at most
     `inline_rows` rows skips the worker: it runs on this process's own read-only handle of the
     store, where its cost is a few microseconds per row, so no time limit is needed to stop it.
+
+    With `var_dir`, it reads the finding of the full check of the store (`mlkg.integrity`) before
+    each query: on a store known to be corrupt every query is refused at once (StoreCorruptError,
+    503), since which ones would reach the damage cannot be told beforehand and some of those
+    would never end; and a query that comes upon a damaged block records it for the other
+    processes.
     """
 
     def __init__(
@@ -309,7 +324,9 @@ class PooledBackend:
         base_iri: str | None = None,
         cache: bool = True,
         inline_rows: int = 0,
+        var_dir: Path | None = None,
     ) -> None:
+        from mlkg.integrity import Watch
         from mlkg.workers import PoolError, WorkerPool
 
         self.store_dir = Path(store_dir)
@@ -320,6 +337,7 @@ class PooledBackend:
             raise StoreError(f"no built store at {self.store_dir}; run `mlkg build` first")
         self.timeout, self.limit, self.base_iri = timeout, limit, base_iri
         self.inline_rows = inline_rows
+        self.check = Watch(var_dir, self.store_dir) if var_dir is not None else None
         # the first worker starts first: the rest of this, and of the app, is done while it does
         try:
             self.pool = WorkerPool(self.store_dir, workers, wait=False)
@@ -370,6 +388,7 @@ class PooledBackend:
             base_iri=settings.base_iri,
             cache=settings.answer_cache_mb > 0,
             inline_rows=settings.inline_rows,
+            var_dir=settings.var_dir,
         )
         if backend.cache is not None:
             backend.cache.max_bytes = settings.answer_cache_mb * 1024 * 1024
@@ -390,6 +409,7 @@ class PooledBackend:
 
         :raises SparqlSyntaxError: for a malformed query (message, line and column from the engine).
         :raises QueryTimeoutError: when it ran past the limit or no worker was free.
+        :raises StoreCorruptError: when the store is known to be corrupt, or the query found it so.
         """
         info, request = _request(
             query,
@@ -401,6 +421,9 @@ class PooledBackend:
             self.base_iri,
             self.graphs,
         )
+        problem = self.problem()
+        if problem is not None:
+            raise StoreCorruptError(problem)
         cache = self.cache
         if cache is not None:
             found = cache.get(request)
@@ -449,6 +472,11 @@ class PooledBackend:
         try:
             return self.pool.run(request, limit_s)
         except QueryTimeout:
+            problem = self.problem()  # found meanwhile: the engine may have been stuck on it
+            if problem is not None:
+                raise StoreCorruptError(
+                    f"The query did not finish within the {limit_s:g} s limit, and {problem}"
+                ) from None
             raise QueryTimeoutError(
                 f"The query ran longer than the {limit_s:g} s limit and was stopped. Narrow it "
                 "(more specific patterns, a LIMIT, fewer OPTIONALs) and try again.",
@@ -473,8 +501,7 @@ class PooledBackend:
                 f"the query worker stopped unexpectedly ({exc}); it has been replaced, try again"
             ) from None
         except PoolError as exc:
-            _raise_engine_error(exc.name, exc.detail, exc.extra, query)
-            raise  # unreachable: _raise_engine_error always raises
+            self._engine_error((exc.name, exc.detail, exc.extra), query)
 
     def _run_inline(self, request: Request, pattern: SinglePattern) -> RunResult:
         """Run a bounded query on this process's store handle (errors as a worker reports them)."""
@@ -483,10 +510,23 @@ class PooledBackend:
         except MlkgError:
             raise
         except Exception as exc:  # noqa: BLE001  (the engine's SyntaxError, RuntimeError...)
-            _raise_engine_error(*engine.error_tuple(exc), request.query)
-            raise  # unreachable: _raise_engine_error always raises
+            self._engine_error(engine.error_tuple(exc, self.store_dir), request.query)
         self.inline_answers += 1
         return result
+
+    def _engine_error(self, error: tuple[str, str, dict], query: str) -> NoReturn:
+        """Raise the error the engine reported, first recording a damaged block it came upon."""
+        name, detail, extra = error
+        if name == StoreCorruptError.__name__ and self.check is not None:
+            try:
+                self.check.report(detail)
+            except OSError as exc:  # an unwritable var/: this process knows it all the same
+                log.warning("cannot record that the store is corrupt: %s", exc)
+        _raise_engine_error(name, detail, extra, query)
+
+    def problem(self) -> str | None:
+        """Why the store is corrupt, when that is known (see `mlkg.integrity`)."""
+        return self.check.problem() if self.check is not None else None
 
     def graphs(self) -> dict[str, int]:
         """Named graph IRI -> number of triples (asked once of a worker, then kept)."""
@@ -500,11 +540,18 @@ class PooledBackend:
         return self._graphs
 
     def info(self) -> dict[str, object]:
-        """What /health reports."""
+        """What /health reports: 'corrupt' (503) once the store is known to be."""
         running = self.pool.live
         info: dict[str, object] = {
             "backend": "embedded", "workers": self.pool.size, "workers_running": running, **self._info
         }
+        if self.check is not None:
+            found = self.check.finding()
+            checked = "unchecked" if found is None else "whole" if found.whole else "corrupt"
+            info["store_check"] = checked
+            if found is not None and found.problem is not None:
+                info["status"], info["problem"] = "corrupt", found.problem
+                return info
         if running == 0 and self.pool.last_error is not None:
             info["status"] = "degraded"
             info["problem"] = f"no query worker is running: {self.pool.last_error}"

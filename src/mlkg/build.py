@@ -1,7 +1,9 @@
 """Build: load, validate, skolemize and write the pyoxigraph store the server reads, swapped in atomically.
 
 Layout under `var/`: `stores/<id>/` (a pyoxigraph store plus `meta.json`) and the symlink `current`
-pointing at the store in service. `<id>` is derived from the content, so the same data builds the same id.
+pointing at the store in service. `<id>` is derived from the content, so the same data builds the same id
+(save when the store of that id was found corrupt after its build: then `<id>-2`, see
+`install_store`).
 The default graph holds the union of all files; each file's triples are also in its own named graph.
 """
 
@@ -13,7 +15,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -133,8 +135,8 @@ def write_store(settings: Settings, quads: list[tuple]) -> StoreMeta:
     store_id = digest[:16]
     meta = StoreMeta(id=store_id, content_hash=digest, triples=len(union), quads=len(ox_quads),
                      graphs=len(graphs), built_at=time.time())
-    install_store(settings, store_id, lambda path: _fill(path, ox_quads), meta)
-    return meta
+    final = install_store(settings, store_id, lambda path: _fill(path, ox_quads), meta)
+    return replace(meta, id=final.name)
 
 
 def _fill(path: Path, quads: list) -> None:
@@ -146,10 +148,17 @@ def _fill(path: Path, quads: list) -> None:
 
 
 def install_store(settings: Settings, store_id: str, fill, meta: StoreMeta) -> Path:
-    """Fill a store in a temporary folder, then rename it into place and repoint `current` atomically."""
+    """Fill a store in a temporary folder, then rename it into place and repoint `current`
+    atomically; the store's folder. A store of that id already built is kept, unless it was found
+    corrupt after its build (`mlkg.integrity`): the fresh copy then goes beside it, as `<id>-2`
+    (`-3` …), a new folder that running servers swap in as they do any rebuild (they hold the
+    damaged one open until then, and its derived files stay apart)."""
     stores = settings.var_dir / "stores"
     stores.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(settings.var_dir)
+    sound = _sound_id(settings.var_dir, store_id)
+    if sound != store_id:
+        store_id, meta = sound, replace(meta, id=sound)
     final = stores / store_id
     if not (final / "meta.json").exists():
         tmp = stores / f".tmp-{store_id}-{os.getpid()}"
@@ -172,6 +181,21 @@ def install_store(settings: Settings, store_id: str, fill, meta: StoreMeta) -> P
     os.replace(link_tmp, settings.store_link)
     _prune(stores, keep={store_id})
     return final
+
+
+def _sound_id(var_dir: Path, store_id: str) -> str:
+    """`store_id`, else the first of `<store_id>-2`, `-3` … not known to be corrupt."""
+    from mlkg.integrity import recorded
+
+    def corrupt(candidate: str) -> bool:
+        found = recorded(var_dir, var_dir / "stores" / candidate)
+        return found is not None and not found.whole
+
+    candidate, copy = store_id, 1
+    while corrupt(candidate):
+        copy += 1
+        candidate = f"{store_id}-{copy}"
+    return candidate
 
 
 def _process_alive(pid: int) -> bool:

@@ -123,6 +123,23 @@ def build(ctx: click.Context, no_sources: bool, store_url: str | None, gsp_url: 
         click.echo(f"loaded {loaded} graphs into the remote store {store_url}")
 
 
+@cli.command("check-store")
+@click.pass_context
+def check_store(ctx: click.Context) -> None:
+    """Read every block of the store in service; exit 1 if one is corrupt (servers then see it)."""
+    from mlkg.build import current_store
+    from mlkg.errors import StoreCorruptError
+    from mlkg.integrity import check
+
+    settings = _settings(ctx)
+    store_dir = current_store(settings)
+    finding = check(store_dir, settings.var_dir)
+    if finding.problem is not None:
+        raise StoreCorruptError(finding.problem)
+    click.echo(f"the store at {store_dir} reads back whole: every block of its indexes "
+               f"({finding.quads} quads) read in {finding.seconds:.1f} s")
+
+
 @cli.command()
 @click.pass_context
 def stats(ctx: click.Context) -> None:

@@ -13,7 +13,13 @@ import pyoxigraph as ox
 
 from mlkg import _results
 from mlkg.bounded import SinglePattern
-from mlkg.errors import BadRequestError, MlkgError, NotAcceptableError
+from mlkg.errors import (
+    BadRequestError,
+    MlkgError,
+    NotAcceptableError,
+    StoreCorruptError,
+    is_corruption,
+)
 
 RESULT_FORMATS = {
     "json": ox.QueryResultsFormat.JSON,
@@ -218,10 +224,13 @@ def _take(items, limit: int | None) -> tuple[list, bool]:
     return taken, False
 
 
-def error_tuple(exc: BaseException) -> tuple[str, str, dict]:
-    """An exception as (class name, detail, extra), to send between processes."""
+def error_tuple(exc: BaseException, store: object = None) -> tuple[str, str, dict]:
+    """An exception as (class name, detail, extra), to send between processes; a damaged block of
+    the store (at `store`) as a StoreCorruptError, which is the store's fault, not the query's."""
     if isinstance(exc, MlkgError):
         return type(exc).__name__, exc.detail, dict(exc.extra)
     if isinstance(exc, SyntaxError):
         return "SyntaxError", str(exc.args[0] if exc.args else exc), {}
+    if is_corruption(exc):
+        return "StoreCorruptError", StoreCorruptError.at(store, exc).detail, {}
     return "MlkgError", f"the query failed in the engine: {type(exc).__name__}: {exc}", {}

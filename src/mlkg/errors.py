@@ -1,5 +1,7 @@
 """The one error tree of mlkg: every deliberate failure is an MlkgError with a status and a detail."""
 
+from __future__ import annotations
+
 
 class MlkgError(Exception):
     """Base error: `detail` says what went wrong and how to fix it; `extra` carries context."""
@@ -27,6 +29,37 @@ class StoreError(MlkgError):
     """The built store is missing, corrupt or cannot be written."""
 
     status, title = 503, "Store unavailable"
+
+
+class StoreCorruptError(StoreError):
+    """A block of the built store fails its checksum: reading it never succeeds, so the store must
+    be rebuilt. `at` words every report of it alike (a query's, the full scan's)."""
+
+    status, title = 503, "Store corrupt"
+
+    @classmethod
+    def at(cls, store: object, reason: object) -> StoreCorruptError:
+        """The error for the store at `store` (None: the one in service), with the engine's own
+        words for the damage.
+
+        >>> StoreCorruptError.at("/var/stores/abc", "Corruption: bad block").detail
+        'the store at /var/stores/abc is corrupt: Corruption: bad block; run `mlkg build`'
+        """
+        where = "the store" if store is None else f"the store at {store}"
+        return cls(f"{where} is corrupt: {reason}; run `mlkg build`")
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """Whether the engine raised `exc` because a block of the store is damaged (RocksDB's
+    "Corruption: …" status: a checksum mismatch, a truncated or malformed block), as opposed to an
+    I/O error or a bad query, which may pass.
+
+    >>> is_corruption(RuntimeError("Corruption: block checksum mismatch: stored = 1, computed = 2"))
+    True
+    >>> is_corruption(OSError("IO error: No such file or directory"))
+    False
+    """
+    return isinstance(exc, (RuntimeError, OSError)) and str(exc).startswith("Corruption:")
 
 
 class SourceError(MlkgError):

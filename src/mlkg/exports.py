@@ -25,10 +25,10 @@ from typing import IO
 
 import pyoxigraph as ox
 
-from mlkg import filecache, jsonld, void
+from mlkg import filecache, integrity, jsonld, void
 from mlkg.build import StoreMeta, current_store, load_meta
 from mlkg.config import Settings
-from mlkg.errors import ParameterError, StoreError
+from mlkg.errors import ParameterError, StoreCorruptError, StoreError
 from mlkg.formats import FORMATS
 
 log = logging.getLogger("mlkg.exports")
@@ -164,7 +164,13 @@ _description_lock = threading.Lock()
 def description(settings: Settings, store: ox.Store, meta: StoreMeta) -> list[ox.Triple]:
     """The VoID description of a build: computed once per build and base IRI (its statistics read
     the whole graph: ~6 s at 1M triples here), kept in memory and in a file under
-    ``var/cache/<store id>/``, which other processes (server processes, dump writers) read."""
+    ``var/cache/<store id>/``, which other processes (server processes, dump writers) read.
+
+    :raises StoreCorruptError: when the store is known to be corrupt (its counts would never end).
+    """
+    found = integrity.recorded(settings.var_dir, Path(meta.id))
+    if found is not None and found.problem is not None:
+        raise StoreCorruptError(found.problem)
     key = (meta.id, meta.content_hash, meta.built_at, settings.base_iri)
     with _description_lock:
         if key not in _descriptions:
@@ -231,6 +237,7 @@ def cached_export(
     process got the interpreter lock about once every 250 ms meanwhile. Dumps of stores no longer
     built are removed.
 
+    :raises StoreCorruptError: when the store is known, or found, to be corrupt.
     :raises StoreError: if the dump cannot be written, saying why.
     """
     path = dump_path(settings, meta, export)
@@ -243,7 +250,7 @@ def cached_export(
         with filecache.exclusive(path):
             if not target.exists():  # else written by another thread or process meanwhile
                 job = (settings, Path(store_dir), meta, export.suffix, path, compressed)
-                filecache.run_elsewhere("mlkg.exports:_write_files", job)
+                integrity.run_guarded(settings.var_dir, store_dir, "mlkg.exports:_write_files", job)
     except OSError as exc:
         raise StoreError(f"cannot write the {export.suffix} dump under {folder}: {exc}") from exc
     filecache.prune(settings.var_dir)

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,27 +100,60 @@ def being_written(path: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def run_elsewhere(target: str, args: tuple, *, timeout: float | None = None) -> None:
+#: How often (s) `run_elsewhere` asks whether to give up on its child.
+POLL = 0.5
+
+
+def run_elsewhere(
+    target: str,
+    args: tuple,
+    *,
+    timeout: float | None = None,
+    abandon: Callable[[], str | None] | None = None,
+) -> None:
     """Call `target` ("module:function") with `args` in a child Python process and wait for it.
 
+    `abandon`, asked every POLL s while it runs, gives a reason to stop waiting: the store was
+    found corrupt meanwhile, on which the child's query might never end.
+
     :raises OSError: with the child's own last line of error when it failed, or when it ran past
-        `timeout` s (it is killed).
+        `timeout` s or was abandoned (it is killed).
     """
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD_MAIN, str(os.getpid())],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = None if timeout is None else time.monotonic() + timeout
+    sent: bytes | None = pickle.dumps((target, args))
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", _CHILD_MAIN, str(os.getpid())],
-            input=pickle.dumps((target, args)),
-            capture_output=True,
-            check=False,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        raise OSError(f"the process writing it ran past {timeout:g} s and was stopped") from None
-    if done.returncode < 0:
-        raise OSError(f"the process writing it was killed by signal {-done.returncode}")
-    if done.returncode != 0:
-        said = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise OSError(said[-1] if said else f"the process writing it exited {done.returncode}")
+        while True:
+            wait = POLL if abandon is not None else None
+            if deadline is not None:
+                left = max(0.0, deadline - time.monotonic())
+                wait = left if wait is None else min(wait, left)
+            try:
+                _, err = child.communicate(sent, timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                sent = None  # sent once: communicate goes on with what it has not written yet
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise OSError(
+                        f"the process writing it ran past {timeout:g} s and was stopped"
+                    ) from None
+                reason = abandon() if abandon is not None else None
+                if reason:
+                    raise OSError(f"stopped the process writing it: {reason}") from None
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    if child.returncode < 0:
+        raise OSError(f"the process writing it was killed by signal {-child.returncode}")
+    if child.returncode != 0:
+        said = err.decode("utf-8", "replace").strip().splitlines()
+        raise OSError(said[-1] if said else f"the process writing it exited {child.returncode}")
 
 
 def _child_main() -> None:

@@ -23,7 +23,7 @@ from rdflib import RDF, RDFS, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 from rdflib.term import Node
 
-from mlkg import filecache
+from mlkg import filecache, integrity
 from mlkg._rows import Backend, select
 from mlkg.errors import StoreError
 from mlkg.namespaces import BASE, MLKG, SCHEMA
@@ -457,8 +457,10 @@ def cached_index(
 def index_file(store_dir: Path, var_dir: Path, base: str, *, timeout: float | None = None) -> Path:
     """The entity index file of the build at `store_dir`, in ``var/cache/<store id>/``, written
     first if it is not there: once (other threads and processes wait for it), by a child process
-    (`mlkg.filecache`).
+    (`mlkg.filecache`). Not on a store known to be corrupt, where its query may never end: the
+    writer is stopped as soon as that is found (`mlkg.integrity.run_guarded`).
 
+    :raises StoreCorruptError: when the store is known to be corrupt, or found so meanwhile.
     :raises StoreError: when it cannot be written, saying why.
     """
     folder = filecache.build_folder(var_dir, "cache", Path(store_dir).name)
@@ -469,7 +471,9 @@ def index_file(store_dir: Path, var_dir: Path, base: str, *, timeout: float | No
             with filecache.exclusive(path):
                 if not path.exists():
                     job = (Path(store_dir), base, path)
-                    filecache.run_elsewhere("mlkg.search:write_index_file", job, timeout=timeout)
+                    integrity.run_guarded(
+                        var_dir, store_dir, "mlkg.search:write_index_file", job, timeout=timeout
+                    )
         except OSError as exc:
             raise StoreError(f"cannot write the entity index under {folder}: {exc}") from exc
     return path

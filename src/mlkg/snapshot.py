@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlkg._rows import Backend
-from mlkg.errors import StoreError
+from mlkg.errors import StoreCorruptError, StoreError
 from mlkg.labels import Vocabulary, load_vocabulary
 from mlkg.search import GENID, EntityIndex, cached_index, load_index
 from mlkg.sources_view import Sources, load_sources
@@ -61,6 +61,8 @@ def load_snapshot(
         limit = 30 * timeout if timeout else None
         try:
             index = cached_index(store_dir, var_dir, base, timeout=limit)
+        except StoreCorruptError:
+            raise  # no query would fare better
         except StoreError as exc:
             log.warning("%s; reading the entity index through the backend instead", exc.detail)
     if index is None:
