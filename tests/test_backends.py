@@ -19,6 +19,7 @@ from mlkg.backends import EmbeddedBackend, PooledBackend, RemoteBackend, bind_re
 from mlkg.errors import (
     ForbiddenQueryError,
     NotAcceptableError,
+    QueryMemoryError,
     QueryTimeoutError,
     SparqlSyntaxError,
     StoreCorruptError,
@@ -582,3 +583,16 @@ def test_cli_build_store_loads_the_real_graph_into_a_remote_oxigraph(tmp_path: P
             assert remote.graphs() == embedded.graphs()
         finally:
             remote.close()
+
+
+def test_a_query_past_the_worker_memory_limit_is_a_503_saying_so(store_dir: Path) -> None:
+    backend = PooledBackend(store_dir, workers=1, timeout=20, memory_mb=300)
+    try:
+        hoard = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } ORDER BY ?a"
+        with pytest.raises(QueryMemoryError) as caught:
+            backend.run(hoard, result_format="json")
+        assert caught.value.status == 503 and "300 MiB" in caught.value.detail
+        assert "Narrow it" in caught.value.detail
+        assert b"true" in backend.run("ASK { ?s ?p ?o }", result_format="json").body
+    finally:
+        backend.close()

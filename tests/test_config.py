@@ -52,6 +52,7 @@ def test_the_cli_says_which_setting_is_wrong_without_a_traceback(monkeypatch) ->
         ("MLKG_THREADS", "0", "threads must be at least 1"),
         ("MLKG_MAX_BODY", "0", "max body must be at least 1"),
         ("MLKG_ANSWER_CACHE_MB", "-1", "answer cache mb must be at least 0"),
+        ("MLKG_WORKER_MEMORY_MB", "-1", "worker memory mb must be at least 0"),
     ],
 )
 def test_a_limit_that_cannot_work_is_refused_by_name(monkeypatch, name, value, words) -> None:

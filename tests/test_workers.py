@@ -14,7 +14,14 @@ from _live import build_from_files, wait_for
 
 from mlkg.engine import Request
 from mlkg.fairuse import CLIENT
-from mlkg.workers import PoolBusy, PoolError, Preempted, QueryTimeout, WorkerPool
+from mlkg.workers import (
+    PoolBusy,
+    PoolError,
+    Preempted,
+    QueryTimeout,
+    WorkerOutOfMemory,
+    WorkerPool,
+)
 
 TESTS = Path(__file__).parent
 FIXTURE = TESTS / "data" / "sparql" / "fixture.ttl"
@@ -273,3 +280,27 @@ def test_a_freed_worker_goes_to_the_waiting_client_that_holds_the_fewest(
         # query) waited for the client holding none, though it came first
         assert b"true" in late[1]["answer"].body and b"true" in queued[1]["answer"].body
         assert late[1]["finished"] < queued[1]["finished"] < long[1]["finished"]
+
+
+# ---------------------------------------------------------------- memory
+
+#: A query that holds every row of a cross join (16 million) to sort them.
+HOARD = Request(
+    query="SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } ORDER BY ?a",
+    result_format="json",
+)
+
+
+def test_a_query_that_needs_more_memory_than_a_worker_may_use_is_stopped(store_dir: Path) -> None:
+    pool = WorkerPool(store_dir, 1, memory_mb=300)
+    try:
+        pids = pool.pids
+        started = time.monotonic()
+        with pytest.raises(WorkerOutOfMemory) as caught:
+            pool.run(HOARD, 20)
+        # without the limit it runs to the 20 s limit, growing by ~600 MB/s here (to ~12 GB)
+        assert caught.value.memory_mb == 300 and time.monotonic() - started < 15
+        assert b"true" in pool.run(ASK, 10).body  # a fresh worker took its place
+        assert pool.pids != pids
+    finally:
+        pool.close()

@@ -77,10 +77,21 @@ def _set_death_signal(parent: int):
     return libc
 
 
-def main(store_dir: str, fd: int, parent: int) -> None:
-    """Open the store, greet the pool, then answer requests until the connection closes."""
+def main(store_dir: str, fd: int, parent: int, memory_mb: int = 0) -> None:
+    """Open the store, greet the pool, then answer requests until the connection closes.
+
+    With `memory_mb`, the process's data (heap) may not grow past that many MiB: a query that needs
+    more makes the engine's allocation fail, which aborts the process (SIGABRT), and the pool
+    answers that the query used too much memory. Without it, a query that piles up rows (a
+    GROUP_CONCAT over a cross join) or the engine looping on a damaged block grows by tens to
+    hundreds of MB a second until the time limit."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     libc = _set_death_signal(parent)
+    if memory_mb > 0:
+        import resource
+
+        cap = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
     trim = getattr(libc, "malloc_trim", None)
     from mlkg._nonet import deny_network
 

@@ -36,6 +36,7 @@ from mlkg.engine import GRAPH_FORMATS, RESULT_FORMATS, Request, RunResult, execu
 from mlkg.errors import (
     BadRequestError,
     MlkgError,
+    QueryMemoryError,
     QueryTimeoutError,
     SparqlSyntaxError,
     StoreCorruptError,
@@ -325,6 +326,7 @@ class PooledBackend:
         cache: bool = True,
         inline_rows: int = 0,
         var_dir: Path | None = None,
+        memory_mb: int = 0,
     ) -> None:
         from mlkg.integrity import Watch
         from mlkg.workers import PoolError, WorkerPool
@@ -340,7 +342,7 @@ class PooledBackend:
         self.check = Watch(var_dir, self.store_dir) if var_dir is not None else None
         # the first worker starts first: the rest of this, and of the app, is done while it does
         try:
-            self.pool = WorkerPool(self.store_dir, workers, wait=False)
+            self.pool = WorkerPool(self.store_dir, workers, wait=False, memory_mb=memory_mb)
         except PoolError as exc:
             raise StoreError(exc.detail) from exc
         try:
@@ -389,6 +391,7 @@ class PooledBackend:
             cache=settings.answer_cache_mb > 0,
             inline_rows=settings.inline_rows,
             var_dir=settings.var_dir,
+            memory_mb=settings.worker_memory_mb,
         )
         if backend.cache is not None:
             backend.cache.max_bytes = settings.answer_cache_mb * 1024 * 1024
@@ -467,7 +470,14 @@ class PooledBackend:
 
     def _run_in_worker(self, request: Request, limit_s: float | None, query: str) -> RunResult:
         """`request` in a free worker, the pool's failures as mlkg's errors."""
-        from mlkg.workers import PoolBusy, PoolError, Preempted, QueryTimeout, WorkerGone
+        from mlkg.workers import (
+            PoolBusy,
+            PoolError,
+            Preempted,
+            QueryTimeout,
+            WorkerGone,
+            WorkerOutOfMemory,
+        )
 
         try:
             return self.pool.run(request, limit_s)
@@ -495,6 +505,12 @@ class PooledBackend:
                 "busy while another client waited. Send fewer queries at a time (or narrower "
                 "ones) and try again.",
                 retry_after=1,
+            ) from None
+        except WorkerOutOfMemory as exc:
+            raise QueryMemoryError(
+                f"The query needed more than the {exc.memory_mb} MiB of memory a query worker may "
+                "use, and was stopped. Narrow it (more specific patterns, a LIMIT, no sort or aggregate "
+                "over a large join) and try again."
             ) from None
         except WorkerGone as exc:
             raise StoreError(

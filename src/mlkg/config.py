@@ -48,6 +48,7 @@ _LIMITS = (
     ("threads", 1, False, "MLKG_THREADS"),
     ("inline_rows", 0, False, "MLKG_INLINE_ROWS"),
     ("answer_cache_mb", 0, False, "MLKG_ANSWER_CACHE_MB"),
+    ("worker_memory_mb", 0, False, "MLKG_WORKER_MEMORY_MB"),
 )
 
 
@@ -79,6 +80,9 @@ class Settings:
     inline_rows: int = field(default_factory=lambda: _env_int("MLKG_INLINE_ROWS", 10000))
     #: Answers kept per server process for the store version, in MiB (0: no answer cache).
     answer_cache_mb: int = field(default_factory=lambda: _env_int("MLKG_ANSWER_CACHE_MB", 64))
+    #: How much heap each query worker may use, in MiB (0: no limit): a query needing more is
+    #: stopped (the heaviest benchmark queries at 1M triples use ~150 MB; see mlkg._worker).
+    worker_memory_mb: int = field(default_factory=lambda: _env_int("MLKG_WORKER_MEMORY_MB", 1024))
     #: With several server processes, one that holds more than its share of the keep-alive
     #: connections asks clients to reconnect (`mlkg.web.reconnect`); 0 turns that off.
     spread_connections: bool = field(

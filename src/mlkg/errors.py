@@ -98,6 +98,12 @@ class QueryTimeoutError(MlkgError):
     status, title = 503, "Query timed out"
 
 
+class QueryMemoryError(MlkgError):
+    """The query needed more memory than a query worker may use (MLKG_WORKER_MEMORY_MB)."""
+
+    status, title = 503, "Query used too much memory"
+
+
 class TooManyRequestsError(MlkgError):
     status, title = 429, "Too many requests"
 

@@ -26,6 +26,7 @@ import logging
 import os
 import pickle
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -48,7 +49,12 @@ PREEMPT_AFTER = 0.5
 #: How often (s) a query waiting for a worker looks again for one it may make room on.
 WAIT_STEP = 0.1
 #: What a worker process runs (`python -c`, not `-m`: that would import runpy as well).
-WORKER_MAIN = "import sys; from mlkg._worker import main; main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))"
+WORKER_MAIN = (
+    "import sys; from mlkg._worker import main; "
+    "main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))"
+)
+#: How long (s) the pool waits for a worker that closed its end to exit, to learn how it ended.
+EXIT_WAIT = 2.0
 
 
 class _Worker:
@@ -90,6 +96,14 @@ class QueryTimeout(Exception):
     """The query ran past its limit; the worker has been killed."""
 
 
+class WorkerOutOfMemory(Exception):
+    """The query needed more than the `memory_mb` MiB a worker may use; its worker aborted."""
+
+    def __init__(self, memory_mb: int) -> None:
+        super().__init__(f"a query worker ran out of its {memory_mb} MiB")
+        self.memory_mb = memory_mb
+
+
 class PoolBusy(Exception):
     """No worker became free in time."""
 
@@ -123,11 +137,14 @@ class WorkerPool:
 
     _warned_unsandboxed = False  # said once per process
 
-    def __init__(self, store_dir: Path | str, size: int = 2, *, wait: bool = True) -> None:
+    def __init__(
+        self, store_dir: Path | str, size: int = 2, *, wait: bool = True, memory_mb: int = 0
+    ) -> None:
         if size < 1:
             raise ValueError("a worker pool needs at least one worker")
         self.store_dir = str(store_dir)
         self.size = size
+        self.memory_mb = memory_mb  # each worker's heap limit (0: none); see mlkg._worker.main
         self._spawn_requests: queue.Queue[queue.Queue | None] = queue.Queue()
         self._spawner = threading.Thread(
             target=self._spawn_loop, name="mlkg-worker-spawner", daemon=True
@@ -210,6 +227,7 @@ class WorkerPool:
                     self.store_dir,
                     str(theirs.fileno()),
                     str(os.getpid()),
+                    str(self.memory_mb),
                 ],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
@@ -349,9 +367,15 @@ class WorkerPool:
             answered = timeout is None or worker.conn.poll(timeout)
             data = worker.conn.recv_bytes() if answered else b""
         except (EOFError, OSError) as exc:
-            self._replace(worker)
             if worker.preempted:
+                self._replace(worker)
                 raise Preempted(worker.preempted, self.size, time.monotonic() - worker.since) from None
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.process.wait(EXIT_WAIT)  # how it ended, before it is killed to be sure
+            self._replace(worker)
+            if self.memory_mb and worker.process.returncode == -signal.SIGABRT:
+                log.warning("a query worker ran out of its %d MiB and was replaced", self.memory_mb)
+                raise WorkerOutOfMemory(self.memory_mb) from None
             raise WorkerGone(str(exc)) from exc
         except BaseException:  # interrupted mid-request: the worker's state is unknown
             self._replace(worker)
