@@ -509,8 +509,8 @@ class PooledBackend:
         except WorkerOutOfMemory as exc:
             raise QueryMemoryError(
                 f"The query needed more than the {exc.memory_mb} MiB of memory a query worker may "
-                "use, and was stopped. Narrow it (more specific patterns, a LIMIT, no sort or aggregate "
-                "over a large join) and try again."
+                "use, and was stopped. Narrow it (more specific patterns, a LIMIT, no sort or "
+                "aggregate over a large join) and try again."
             ) from None
         except WorkerGone as exc:
             raise StoreError(
