@@ -9,8 +9,9 @@ from rdflib import Literal
 from rdflib.namespace import XSD
 
 from mlkg import __version__
+from mlkg._iri import IRI_PATTERN
 from mlkg.catalogue_run import ANSWER_FORMATS, MAX_PAGE, plain_value
-from mlkg.queries import IRI_PATTERN, MAX_IRI, MAX_VALUE, CannedQuery, Catalogue, Parameter
+from mlkg.queries import MAX_IRI, MAX_VALUE, CannedQuery, Catalogue, Parameter
 
 MAX_EXAMPLES = 25
 PROBLEM = {"$ref": "#/components/responses/Problem"}
