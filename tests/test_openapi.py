@@ -109,6 +109,21 @@ def test_the_document_is_generated_from_the_files(tmp_path):
     assert param["schema"] == {"type": "string", "format": "date"} and param["required"] is True
 
 
+def test_an_ask_query_is_described_without_csv_or_tsv(tmp_path):
+    (tmp_path / "anything.rq").write_text("#+ summary: Anything?\nASK { ?s ?p ?o }\n")
+    (tmp_path / "things.rq").write_text("#+ summary: Things\nSELECT ?s { ?s ?p ?o } ORDER BY ?s\n")
+    doc = build_openapi(load_catalogue(tmp_path))
+    validate(doc)
+    ask, select = (doc["paths"][f"/queries/{name}"]["get"] for name in ("anything", "things"))
+    [ask_format] = [p for p in ask["parameters"] if p["name"] == "format"]
+    assert ask_format["schema"]["enum"] == ["json", "html", "srj", "srx"]
+    assert set(_resolve(doc, ask["responses"]["200"])["content"]) == {
+        "application/json", "text/html", "application/sparql-results+json",
+        "application/sparql-results+xml",
+    }
+    assert "text/csv" in _resolve(doc, select["responses"]["200"])["content"]
+
+
 @pytest.mark.parametrize("optional", [False, True], ids=["required-only", "all-parameters"])
 def test_every_operation_answers_as_described(doc, client, optional):
     answer_schema = _schema(doc, _resolve(doc, {"$ref": "#/components/schemas/Answer"}))
