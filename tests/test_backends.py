@@ -108,6 +108,19 @@ def test_result_writers_match_pyoxigraph_byte_for_byte() -> None:
             ).serialize(format=fmt)
 
 
+@pytest.mark.parametrize("name", ["embedded", "pooled"])
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_an_ask_answer_is_refused_as_csv_or_tsv(request, name: str, fmt: str) -> None:
+    """SPARQL 1.1's CSV and TSV results formats define no ASK answer (before: a bare 'true')."""
+    backend = request.getfixturevalue(name)
+    for ask in ("ASK {}", "ASK { <role/ml-engineer> ?p ?o }"):  # through a worker, and in-process
+        with pytest.raises(NotAcceptableError, match="ASK") as refused:
+            backend.run(ask, result_format=fmt)
+        assert refused.value.extra["available"] == [
+            "application/sparql-results+json", "application/sparql-results+xml"
+        ]
+
+
 def test_embedded_runs_each_form_in_each_format(embedded: EmbeddedBackend) -> None:
     select = embedded.run(
         f"SELECT ?label WHERE {{ <{MLE}> <http://www.w3.org/2000/01/rdf-schema#label> ?label }}",
@@ -364,11 +377,16 @@ BOUNDED = [
 ]
 
 
+def _formats(query: str) -> tuple[str, ...]:
+    """The results formats of the query's answer (an ASK's: not CSV or TSV)."""
+    return ("json", "xml") if query.startswith("ASK") else ("json", "xml", "csv", "tsv")
+
+
 @pytest.mark.parametrize("query", BOUNDED)
 def test_bounded_queries_are_answered_in_process_exactly_as_by_a_worker(
     inline: PooledBackend, pooled: PooledBackend, query: str
 ) -> None:
-    for fmt in ("json", "xml", "csv", "tsv"):
+    for fmt in _formats(query):
         served = sum(w.served for w in list(inline.pool._all))
         answers = inline.inline_answers
         ours = inline.run(query, result_format=fmt)
@@ -383,7 +401,7 @@ def test_bounded_queries_are_answered_in_process_exactly_as_by_a_worker(
 def test_bounded_answers_written_by_the_engine_match_the_workers(
     inline_wide: PooledBackend, pooled_wide: PooledBackend, query: str
 ) -> None:
-    for fmt in ("json", "xml", "csv", "tsv"):
+    for fmt in _formats(query):
         ours, theirs = inline_wide.run(query, result_format=fmt), pooled_wide.run(query, result_format=fmt)
         assert (ours.body, ours.truncated, ours.media_type) == (
             theirs.body, theirs.truncated, theirs.media_type)

@@ -150,6 +150,12 @@ def test_sparql_editor_runs_a_query(server, page) -> None:
     assert "PREFIX schema: <http://schema.org/>" in page.evaluate(
         "() => window.mlkgYasgui.getTab().getYasqe().getValue()"
     )
+    # an ASK answer has no CSV or TSV form (406): those links go, JSON and XML stay
+    page.evaluate("() => window.mlkgYasgui.getTab().getYasqe().setValue('ASK { ?s ?p ?o }')")
+    page.locator(".yasqe_queryButton").click()
+    page.locator("#editor-downloads a[data-format=csv]").wait_for(state="hidden")
+    assert page.locator("#editor-downloads a[data-format=tsv]").is_hidden()
+    assert page.locator("#editor-downloads a[data-format=json]").is_visible()
     assert page.errors == []
 
 

@@ -401,9 +401,9 @@ def test_http_dump_answers_304_to_a_matching_etag(client):
     assert other.status_code == 200
 
 
-def test_http_dump_is_gzipped_when_asked(client):
-    plain = client.get("/export.nt")
-    packed = client.get("/export.nt", headers={"Accept-Encoding": "gzip, deflate"})
+def test_http_dump_is_gzipped_when_asked(client, fixture):
+    plain = client.get("/export.nt")  # run first, this may follow the writer (and its gzip copy)
+    packed = _written(client, fixture, "/export.nt", **{"Accept-Encoding": "gzip, deflate"})
     assert packed.headers["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain.headers
     assert gzip.decompress(packed.data) == plain.data
     assert packed.headers["ETag"] != plain.headers["ETag"]
@@ -414,6 +414,87 @@ def test_http_dump_is_gzipped_when_asked(client):
         ).status_code
         == 304
     )
+
+
+def _written(client, fixture, path: str, **headers: str):
+    """The whole dump at `path` once its file is written (the first request may follow the writer,
+    and an answer followed as it is written takes no Range)."""
+    settings, meta, _ = fixture
+    export = exports.export_for(path.rsplit(".", 1)[1])
+    whole = client.get(path, headers=headers)
+    compressed = "gzip" in headers.get("Accept-Encoding", "")
+    deadline = time.monotonic() + 30
+    while not exports.dump_path(settings, meta, export, compressed=compressed).exists():
+        assert time.monotonic() < deadline, "the dump was never written"
+        time.sleep(0.05)
+    return client.get(path, headers=headers) if compressed else whole
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["bytes=0-1,5-9", "bytes=abc", "items=0-5", "bytes=5-1", "bytes", "bytes=-0", "bytes=0-1,",
+     "bytes=--1", "bytes=0-1, 3-4, 10-"],
+)
+def test_http_a_range_that_cannot_be_served_is_ignored_not_refused(client, fixture, header):
+    """RFC 9110 section 14.2: several ranges, another unit or a malformed Range may be ignored
+    (and must be for an unknown unit): the whole dump, 200. Werkzeug answered 416."""
+    whole = _written(client, fixture, "/export.nt")
+    response = client.get("/export.nt", headers={"Range": header})
+    assert response.status_code == 200, response.data[:200]
+    assert response.data == whole.data and "Content-Range" not in response.headers
+
+
+def test_http_one_byte_range_of_a_dump_is_served(client, fixture):
+    data = _written(client, fixture, "/export.nt").data
+    size = len(data)
+    for header, start, end in [
+        ("bytes=0-9", 0, 9),
+        ("bytes=10-", 10, size - 1),
+        ("bytes=-5", size - 5, size - 1),
+        (f"bytes=5-{size * 2}", 5, size - 1),
+        (f"bytes=-{size * 2}", 0, size - 1),  # a suffix longer than the dump: all of it
+    ]:
+        response = client.get("/export.nt", headers={"Range": header})
+        assert response.status_code == 206, header
+        assert response.headers["Content-Range"] == f"bytes {start}-{end}/{size}"
+        assert response.data == data[start : end + 1]
+    etag = client.get("/export.nt").headers["ETag"]
+    same = client.get("/export.nt", headers={"Range": "bytes=0-9", "If-Range": etag})
+    assert same.status_code == 206 and same.data == data[:10]
+    changed = client.get("/export.nt", headers={"Range": "bytes=0-9", "If-Range": '"other"'})
+    assert changed.status_code == 200 and changed.data == data
+
+
+def test_http_one_byte_range_of_a_gzip_dump_is_served(client, fixture):
+    packed = _written(client, fixture, "/export.nt", **{"Accept-Encoding": "gzip"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    part = client.get("/export.nt", headers={"Accept-Encoding": "gzip", "Range": "bytes=0-99"})
+    assert part.status_code == 206 and part.headers["Content-Encoding"] == "gzip"
+    assert part.data == packed.data[:100]
+    assert part.headers["Content-Range"] == f"bytes 0-99/{len(packed.data)}"
+
+
+def test_http_a_range_past_the_end_is_416_with_the_length(client, fixture):
+    size = len(_written(client, fixture, "/export.nt").data)
+    for header in (f"bytes={size}-", f"bytes={size * 3}-{size * 4}"):
+        response = client.get("/export.nt", headers={"Range": header})
+        assert response.status_code == 416 and response.mimetype == "application/problem+json"
+        assert response.headers["Content-Range"] == f"bytes */{size}"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_static_files_take_ranges_by_the_same_rules(client):
+    """The rule is the app's (`mlkg.web.ranges`): every file it sends follows it."""
+    import doctest
+
+    from mlkg.web import ranges
+
+    assert doctest.testmod(ranges).failed == 0
+    whole = client.get("/static/mlkg.css").data
+    ignored = client.get("/static/mlkg.css", headers={"Range": "bytes=0-1,5-9"})
+    assert ignored.status_code == 200 and ignored.data == whole
+    part = client.get("/static/mlkg.css", headers={"Range": "bytes=0-3"})
+    assert part.status_code == 206 and part.data == whole[:4]
 
 
 def test_http_head_gives_headers_only(client):

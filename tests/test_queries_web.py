@@ -137,6 +137,42 @@ def test_unknown_format_is_406(client):
     assert_problem(client.get("/queries/schools", headers={"Accept": "image/png"}), 406)
 
 
+@pytest.fixture()
+def ask_client(real_store, tmp_path):
+    """An app whose catalogue is one ASK query (the real catalogue has none)."""
+    from mlkg.backends import EmbeddedBackend
+    from mlkg.build import current_store
+    from mlkg.web import create_app
+
+    (tmp_path / "python_is_a_skill.rq").write_text(
+        "#+ summary: Is Python a skill?\nASK { <https://w3id.org/mlkg/skill/python> ?p ?o }\n"
+    )
+    settings = real_store.with_overrides(queries_dir=tmp_path)
+    backend = EmbeddedBackend(current_store(settings))
+    return create_app({"TESTING": True, "SETTINGS": settings, "BACKEND": backend}).test_client()
+
+
+def test_an_ask_query_is_not_offered_as_csv_or_tsv(ask_client):
+    """The SPARQL 1.1 CSV/TSV formats carry SELECT tables only; before, an ASK query's answer came
+    back as a bare 'true' labelled text/csv or TSV."""
+    url = "/queries/python_is_a_skill"
+    offered = ["application/json", "text/html", "application/sparql-results+json",
+               "application/sparql-results+xml"]
+    for refused in (
+        ask_client.get(url + ".csv"),
+        ask_client.get(url + "?format=tsv"),
+        ask_client.get(url, headers={"Accept": "text/csv"}),
+        ask_client.get(url, headers={"Accept": "text/tab-separated-values"}),
+    ):
+        assert assert_problem(refused, 406)["available"] == offered
+    chosen = ask_client.get(url, headers={"Accept": "text/csv, */*;q=0.1"})
+    assert chosen.status_code == 200 and chosen.get_json()["boolean"] is True
+    srj = ask_client.get(url + ".srj")
+    assert srj.status_code == 200 and json.loads(srj.data)["boolean"] is True
+    page = ask_client.get(url, headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert ".csv" not in page and ".tsv" not in page and "Accept: text/csv" not in page
+
+
 def test_post_form_runs_the_query(client):
     response = client.post(
         "/queries/schools_in_state",

@@ -219,3 +219,12 @@ def test_one_match_reading_never_disagrees_with_the_tokenizer() -> None:
 
     check()
     assert len(read) > 25  # the comparison really ran on many texts the one match reads
+
+
+def test_an_ask_answer_is_of_its_own_kind() -> None:
+    """ASK answers "boolean", which the CSV and TSV results formats cannot carry."""
+    from mlkg.formats import formats_of
+
+    kinds = {q: analyze(q).kind for q in ("ASK {}", "SELECT * {}", "CONSTRUCT WHERE {}")}
+    assert kinds == {"ASK {}": "boolean", "SELECT * {}": "results", "CONSTRUCT WHERE {}": "graph"}
+    assert [f.name for f in formats_of(kinds["ASK {}"])] == ["json", "xml"]

@@ -575,6 +575,34 @@ def test_the_fast_path_and_flask_read_format_and_output_alike(url: str) -> None:
     assert plain.headers["Content-Type"] == other.headers["Content-Type"]
 
 
+def test_an_ask_answer_is_not_offered_as_csv_or_tsv(url: str) -> None:
+    """The SPARQL 1.1 CSV/TSV results formats carry SELECT tables only; before, an ASK came back
+    as a bare 'true' labelled text/csv or TSV. A wildcard still finds JSON."""
+    offered = ["application/sparql-results+json", "application/sparql-results+xml"]
+    for extra in ({}, {"x": "1"}):  # the fast path, and Flask's (which takes unknown parameters)
+        params = {"query": "ASK {}", **extra}
+        for accept in ("text/csv", "text/tab-separated-values", "text/csv; header=present"):
+            refused = requests.get(url, params=params, headers={"Accept": accept}, timeout=10)
+            assert assert_problem(refused, 406)["available"] == offered
+        for name in ("csv", "tsv", "text/csv"):
+            refused = requests.get(url, params={**params, "format": name}, timeout=10)
+            problem = assert_problem(refused, 406)
+            assert problem["available"] == offered and "SELECT tables only" in problem["detail"]
+        chosen = requests.get(url, params=params, headers={"Accept": "text/csv, */*;q=0.1"},
+                              timeout=10)
+        assert chosen.headers["Content-Type"] == "application/sparql-results+json"
+        assert chosen.json()["boolean"] is True
+        xml = requests.get(url, params=params, headers={"Accept": "text/csv, application/xml;q=0.5"},
+                           timeout=10)
+        assert xml.headers["Content-Type"] == "application/sparql-results+xml"
+    direct = requests.post(url, data=b"ASK {}", timeout=10, headers={
+        "Content-Type": "application/sparql-query", "Accept": "text/tab-separated-values"})
+    assert assert_problem(direct, 406)["available"] == offered
+    table = requests.get(url, params={"query": "SELECT (1 AS ?x) {}"},
+                         headers={"Accept": "text/csv"}, timeout=10)
+    assert table.headers["Content-Type"].startswith("text/csv") and table.text == "x\r\n1\r\n"
+
+
 def test_an_update_parameter_beside_a_direct_post_is_refused(url: str) -> None:
     response = requests.post(
         url, params={"update": "INSERT DATA { <a:b> <a:c> <a:d> }"}, data=b"ASK {}",

@@ -4,7 +4,9 @@ pyoxigraph serializes a whole `QuerySolutions`; the endpoint caps answers at a n
 takes the rows first and writes them here, byte for byte as pyoxigraph would — but for XML, where a
 carriage return is written as ``&#13;`` (pyoxigraph writes it raw, and a parser reads it as a line
 feed) and a character XML 1.0 cannot carry is refused (406) rather than written into a document
-that does not parse.
+that does not parse. An ASK answer is written in the formats that define one (JSON and XML): the
+W3C's CSV and TSV results formats are for SELECT tables only, so an ASK asked for in either is
+refused (406) instead of answered with a bare ``true`` no CSV/TSV reader expects.
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
+
+if TYPE_CHECKING:
+    from mlkg.errors import NotAcceptableError
 
 MEDIA_TYPES = {
     "json": "application/sparql-results+json",
@@ -21,6 +27,8 @@ MEDIA_TYPES = {
     "csv": "text/csv",
     "tsv": "text/tab-separated-values",
 }
+#: The formats that define an ASK answer ("SPARQL 1.1 Query Results CSV and TSV Formats" has none).
+BOOLEAN_FORMATS = ("json", "xml")
 XSD = "http://www.w3.org/2001/XMLSchema#"
 XSD_STRING = XSD + "string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -61,17 +69,30 @@ _TSV_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"
 
 
 def write_boolean(value: bool, fmt: str) -> bytes:
-    """An ASK answer in `fmt`.
+    """An ASK answer in `fmt` (one of BOOLEAN_FORMATS).
 
     >>> write_boolean(True, "json")
     b'{"head":{},"boolean":true}'
+
+    :raises NotAcceptableError: for CSV or TSV, which define no ASK answer.
     """
     word = "true" if value else "false"
     if fmt == "json":
         return f'{{"head":{{}},"boolean":{word}}}'.encode()
     if fmt == "xml":
         return f"{_XML_HEAD}<head></head><boolean>{word}</boolean></sparql>".encode()
-    return word.encode()
+    raise boolean_refused(fmt)
+
+
+def boolean_refused(fmt: str) -> NotAcceptableError:
+    """The 406 for an ASK answer asked for in `fmt` (CSV or TSV), naming the formats on offer."""
+    from mlkg.errors import NotAcceptableError
+
+    return NotAcceptableError(
+        f"An ASK answer (true or false) is written as SPARQL JSON or XML results, not {fmt!r}: "
+        "the SPARQL 1.1 CSV and TSV formats carry SELECT tables only.",
+        available=[MEDIA_TYPES[f] for f in BOOLEAN_FORMATS],
+    )
 
 
 def write_solutions(

@@ -49,6 +49,8 @@ ANSWER_FORMATS: tuple[AnswerFormat, ...] = (
     AnswerFormat("csv", "text/csv", ("csv",)),
     AnswerFormat("tsv", "text/tab-separated-values", ("tsv",)),
 )
+#: Formats for tables only: the SPARQL 1.1 CSV and TSV results formats define no ASK answer.
+TABLE_ONLY = frozenset({"csv", "tsv"})
 _OX_FORMATS = {
     "srx": ox.QueryResultsFormat.XML,
     "csv": ox.QueryResultsFormat.CSV,
@@ -71,6 +73,29 @@ def answer_format(name: str) -> AnswerFormat:
         f"Unknown format {name!r}; use one of {[f.name for f in ANSWER_FORMATS]}",
         available=[f.media_type for f in ANSWER_FORMATS],
     )
+
+
+def answer_formats(form: str) -> tuple[AnswerFormat, ...]:
+    """The formats an answer of a query of `form` ("SELECT" or "ASK") is offered in.
+
+    >>> [f.name for f in answer_formats("ASK")]
+    ['json', 'html', 'srj', 'srx']
+    """
+    return tuple(f for f in ANSWER_FORMATS if form != "ASK" or f.name not in TABLE_ONLY)
+
+
+def check_answer_format(form: str, name: str) -> None:
+    """Refuse CSV and TSV for an ASK query's answer (before, they carried a bare ``true``).
+
+    :raises NotAcceptableError: listing the formats on offer for `form`.
+    """
+    if form == "ASK" and name in TABLE_ONLY:
+        offered = answer_formats(form)
+        raise NotAcceptableError(
+            f"An ASK query's answer (true or false) is not written as {name!r}: the SPARQL 1.1 "
+            f"CSV and TSV formats carry SELECT tables only; use one of {[f.name for f in offered]}",
+            available=[f.media_type for f in offered],
+        )
 
 
 def parse_page(raw: str | None) -> int:
@@ -122,7 +147,11 @@ class Answer:
         return [{col: plain_value(row.get(col)) for col in self.columns} for row in self.rows]
 
     def serialize(self, fmt: str, links: Mapping[str, str] | None = None) -> bytes:
-        """The answer as bytes in format `fmt` ("json", "srj", "srx", "csv", "tsv" or "table")."""
+        """The answer as bytes in format `fmt` ("json", "srj", "srx", "csv", "tsv" or "table").
+
+        :raises NotAcceptableError: for CSV or TSV of an ASK query.
+        """
+        check_answer_format(self.query.form, fmt)
         if fmt == "json":
             return json.dumps(self.as_json(links), ensure_ascii=False, indent=1).encode()
         if fmt == "table":

@@ -8,6 +8,7 @@ from typing import Any, TypeVar, cast
 
 from werkzeug.datastructures import MIMEAccept
 
+from mlkg._results import BOOLEAN_FORMATS
 from mlkg.errors import NotAcceptableError
 
 
@@ -40,11 +41,14 @@ FORMATS: tuple[OutputFormat, ...] = (
 
 
 def formats_of(kind: str) -> list[OutputFormat]:
-    """The formats that can carry a result of `kind` (a dataset can also be sent as any graph format).
+    """The formats that can carry a result of `kind` (a dataset can also be sent as any graph format;
+    "boolean", an ASK answer, only as the results formats that define one).
 
-    >>> [f.name for f in formats_of("results")]
-    ['json', 'xml', 'csv', 'tsv']
+    >>> [f.name for f in formats_of("results")], [f.name for f in formats_of("boolean")]
+    (['json', 'xml', 'csv', 'tsv'], ['json', 'xml'])
     """
+    if kind == "boolean":
+        return [f for f in FORMATS if f.kind == "results" and f.name in BOOLEAN_FORMATS]
     if kind == "dataset":
         return [f for f in FORMATS if f.kind == "dataset"] + [f for f in FORMATS if f.kind == "graph"]
     return [f for f in FORMATS if f.kind == kind]

@@ -9,8 +9,9 @@ from rdflib import Literal
 from rdflib.namespace import XSD
 
 from mlkg import __version__
-from mlkg.catalogue_run import ANSWER_FORMATS, MAX_PAGE, plain_value
-from mlkg.queries import IRI_PATTERN, MAX_IRI, MAX_VALUE, CannedQuery, Catalogue, Parameter
+from mlkg._iri import IRI_PATTERN
+from mlkg.catalogue_run import ANSWER_FORMATS, MAX_PAGE, AnswerFormat, answer_formats, plain_value
+from mlkg.queries import MAX_IRI, MAX_VALUE, CannedQuery, Catalogue, Parameter
 
 MAX_EXAMPLES = 25
 PROBLEM = {"$ref": "#/components/responses/Problem"}
@@ -94,7 +95,7 @@ def operation(
             "in": "query",
             "required": False,
             "description": "The answer's format, instead of the Accept header.",
-            "schema": {"type": "string", "enum": [f.name for f in ANSWER_FORMATS]},
+            "schema": {"type": "string", "enum": [f.name for f in answer_formats(query.form)]},
         }
     )
     if query.page_size is not None:
@@ -116,7 +117,7 @@ def operation(
         "tags": list(query.tags),
         "parameters": params,
         "responses": {
-            "200": {"$ref": "#/components/responses/Answer"},
+            "200": {"$ref": "#/components/responses/" + _ANSWER_OF_FORM[query.form]},
             "400": PROBLEM,
             "406": PROBLEM,
             "503": PROBLEM,
@@ -187,25 +188,44 @@ def build_openapi(
     }
 
 
-def _components() -> dict[str, Any]:
-    term = {"type": ["string", "number", "integer", "boolean", "null"]}
-    content = {
-        "application/json": {"schema": {"$ref": "#/components/schemas/Answer"}},
-        "text/html": {"schema": {"type": "string"}},
-        "application/sparql-results+json": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "head": {"type": "object"},
-                    "results": {"type": "object"},
-                    "boolean": {"type": "boolean"},
-                },
+#: The response of each query form: an ASK's is offered in fewer formats (no CSV, no TSV).
+_ANSWER_OF_FORM = {"SELECT": "Answer", "ASK": "BooleanAnswer"}
+#: The schema of an answer in each format.
+_CONTENT: dict[str, Any] = {
+    "application/json": {"schema": {"$ref": "#/components/schemas/Answer"}},
+    "text/html": {"schema": {"type": "string"}},
+    "application/sparql-results+json": {
+        "schema": {
+            "type": "object",
+            "properties": {
+                "head": {"type": "object"},
+                "results": {"type": "object"},
+                "boolean": {"type": "boolean"},
+            },
+        }
+    },
+    "application/sparql-results+xml": {"schema": {"type": "string"}},
+    "text/csv": {"schema": {"type": "string"}},
+    "text/tab-separated-values": {"schema": {"type": "string"}},
+}
+
+
+def _answer(formats: tuple[AnswerFormat, ...]) -> dict[str, Any]:
+    """The 200 response: one page of the answer, in each of `formats`."""
+    return {
+        "description": "One page of the answer.",
+        "headers": {
+            "Link": {
+                "description": "first, prev and next pages (RFC 8288).",
+                "schema": {"type": "string"},
             }
         },
-        "application/sparql-results+xml": {"schema": {"type": "string"}},
-        "text/csv": {"schema": {"type": "string"}},
-        "text/tab-separated-values": {"schema": {"type": "string"}},
+        "content": {f.media_type: _CONTENT[f.media_type] for f in formats},
     }
+
+
+def _components() -> dict[str, Any]:
+    term = {"type": ["string", "number", "integer", "boolean", "null"]}
     return {
         "schemas": {
             "Answer": {
@@ -259,16 +279,8 @@ def _components() -> dict[str, Any]:
             },
         },
         "responses": {
-            "Answer": {
-                "description": "One page of the answer.",
-                "headers": {
-                    "Link": {
-                        "description": "first, prev and next pages (RFC 8288).",
-                        "schema": {"type": "string"},
-                    }
-                },
-                "content": content,
-            },
+            "Answer": _answer(ANSWER_FORMATS),
+            "BooleanAnswer": _answer(answer_formats("ASK")),
             "Problem": {
                 "description": "A problem (RFC 9457): a missing or ill-typed parameter names the "
                 "parameter "

@@ -28,8 +28,8 @@ QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
 UPDATE_KEYWORDS = frozenset(
     {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH"}
 )
-#: What kind of output each query form produces (the `kind` of `mlkg.formats`).
-KIND_OF_FORM = {"SELECT": "results", "ASK": "results", "CONSTRUCT": "graph", "DESCRIBE": "graph"}
+#: What kind of output each query form produces (a kind of `mlkg.formats.formats_of`).
+KIND_OF_FORM = {"SELECT": "results", "ASK": "boolean", "CONSTRUCT": "graph", "DESCRIBE": "graph"}
 
 _PN_CHARS_BASE = (
     "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c-\u200d"
@@ -89,7 +89,7 @@ class QueryInfo:
 
     @property
     def kind(self) -> str:
-        """The output kind of `mlkg.formats` ("results" or "graph")."""
+        """The output kind of `mlkg.formats` ("results", "boolean" or "graph")."""
         return KIND_OF_FORM[self.form]
 
 

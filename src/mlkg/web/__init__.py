@@ -13,6 +13,7 @@ from mlkg._logbuffer import ACCESS
 from mlkg.config import Settings
 from mlkg.formats import parse_accept
 from mlkg.web.errors import handle_error
+from mlkg.web.ranges import RangeResponse
 
 #: Set in the WSGI environ of requests the app makes to itself (not logged).
 INTERNAL = "mlkg.internal"
@@ -44,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. `test_config` may hold Flask keys and `SETTINGS` (a Settings or a dict of overrides)."""
     app = Flask(__name__)
     app.request_class = MlkgRequest
+    app.response_class = RangeResponse  # files: one byte range served, any other Range ignored
     app.config.update(JSON_SORT_KEYS=False)
     config = dict(test_config or {})
     settings = config.pop("SETTINGS", None)

@@ -18,6 +18,8 @@ from mlkg.catalogue_run import (
     ANSWER_FORMATS,
     Answer,
     AnswerFormat,
+    answer_formats,
+    check_answer_format,
     choices,
     parse_page,
     run_canned,
@@ -194,7 +196,11 @@ def run(name: str):
             suggestions=[{"path": f"/queries/{c}", "label": c} for c in close] or None,
         )
     args = _arguments()
-    fmt = pick_format(_single(args, "format") or suffix)
+    override = _single(args, "format") or suffix
+    # Accept chooses among what this query's form offers; a named format is read among them all,
+    # so that csv for an ASK is refused as such, not as an unknown name
+    fmt = pick_format(override, ANSWER_FORMATS if override else answer_formats(query.form))
+    check_answer_format(query.form, fmt.name)
     settings = current_app.extensions["mlkg"]["settings"]
     params = {k: v for k, v in args.items() if k not in RESERVED}
     if fmt.name == "html":
@@ -230,7 +236,7 @@ def _run_html(query: CannedQuery, params: dict[str, list[str]], args: dict[str, 
         values=values,
         choices=param_choices(query),
         links=links,
-        formats=[f for f in ANSWER_FORMATS if f.name != "html"],
+        formats=[f for f in answer_formats(query.form) if f.name != "html"],
         query_string=urlencode([(k, v) for k, vs in params.items() for v in vs if v != ""]),
     )
     response = Response(body, status=status, mimetype="text/html")

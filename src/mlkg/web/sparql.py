@@ -15,8 +15,9 @@ from werkzeug.datastructures import CombinedMultiDict, MIMEAccept, MultiDict
 from werkzeug.exceptions import UnsupportedMediaType
 
 from mlkg._logbuffer import ACCESS
+from mlkg._results import boolean_refused
 from mlkg.errors import BadRequestError, ForbiddenQueryError, MlkgError, NotAcceptableError
-from mlkg.formats import FORMATS, OutputFormat, by_name, offers_for, parse_accept
+from mlkg.formats import FORMATS, OutputFormat, by_name, formats_of, offers_for, parse_accept
 from mlkg.sparql import analyze, check_graph_iri
 
 bp = Blueprint("sparql", __name__, url_prefix="/sparql")
@@ -31,7 +32,12 @@ RESULT_CANDIDATES = [f for f in FORMATS if f.kind == "results"]
 GRAPH_CANDIDATES = [f for f in FORMATS if f.kind == "graph"] + [
     f for f in FORMATS if f.kind == "dataset"
 ]
-CANDIDATES = {"results": RESULT_CANDIDATES, "graph": GRAPH_CANDIDATES}
+#: By the kind of answer (`QueryInfo.kind`): an ASK's is "boolean", which CSV and TSV cannot carry.
+CANDIDATES = {
+    "results": RESULT_CANDIDATES,
+    "boolean": formats_of("boolean"),
+    "graph": GRAPH_CANDIDATES,
+}
 #: `format=json` or `format=xml` on a CONSTRUCT means the RDF form of each (what SPARQLWrapper sends).
 GRAPH_ALIASES = {
     "json": "jsonld",
@@ -57,6 +63,9 @@ def choose_format(accept: MIMEAccept, kind: str, override: str | None) -> Output
         found = by_name(GRAPH_ALIASES.get(key, key) if kind == "graph" else key, candidates)
         if found is not None:
             return found
+        table = by_name(key, RESULT_CANDIDATES) if kind == "boolean" else None
+        if table is not None:  # csv or tsv for an ASK
+            raise boolean_refused(table.name)
         raise NotAcceptableError(
             f"Unknown format {override!r} for this query; use one of {[f.name for f in candidates]}",
             available=[f.media_type for f in candidates],
@@ -68,7 +77,9 @@ def choose_format(accept: MIMEAccept, kind: str, override: str | None) -> Output
     if best is None:
         raise NotAcceptableError(
             f"Cannot produce {accept.to_header()!r} for this query; available: "
-            f"{[f.media_type for f in candidates]}",
+            f"{[f.media_type for f in candidates]}"
+            + (" (an ASK answer: the SPARQL 1.1 CSV and TSV formats carry SELECT tables only)"
+               if kind == "boolean" else ""),
             available=[f.media_type for f in candidates],
         )
     return offers[best]

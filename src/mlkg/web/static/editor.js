@@ -52,11 +52,14 @@
     function refreshDownloads() {
       if (!downloads) { return; }
       var query = yasqe().getValue();
-      var graph = /^(CONSTRUCT|DESCRIBE)$/i.test(yasqe().getQueryType() || "");
+      var type = yasqe().getQueryType() || "";
+      var graph = /^(CONSTRUCT|DESCRIBE)$/i.test(type);
+      var ask = /^ASK$/i.test(type);  // true or false: CSV and TSV carry SELECT tables only
       downloads.querySelectorAll("a[data-format]").forEach(function (link) {
         var format = link.getAttribute("data-format");
         var forGraph = format === "turtle" || format === "ntriples";
-        link.hidden = graph !== forGraph && !(graph && format === "xml");
+        var tableOnly = format === "csv" || format === "tsv";
+        link.hidden = (graph !== forGraph && !(graph && format === "xml")) || (ask && tableOnly);
         link.href = endpoint + "?query=" + encodeURIComponent(query) + "&format=" + encodeURIComponent(format);
         link.setAttribute("download", "");
       });
