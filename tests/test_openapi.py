@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
-from mlkg._iri import IRI_RE
+from mlkg._iri import IRI_PATTERN, IRI_RE
 from mlkg.openapi import build_openapi
 from mlkg.queries import load_catalogue
 
@@ -171,13 +171,37 @@ def test_docs_page_renders_every_operation_on_the_server(doc, client):
     assert "<code>maxPrice</code>" in page and "<code>250</code>" in page
 
 
+#: What schemathesis draws IRI parameters from: IRIs the server takes (a subset of the published
+#: pattern's). Drawing from the published RFC 3987 pattern itself took hypothesis's regex strategy
+#: minutes per operation; that pattern is held to the server's check below, on its own.
+SIMPLE_IRI = "^https://w3id[.]org/mlkg/[a-z]{1,12}/[a-z0-9-]{1,20}$"
+
+
+def _with_simple_iris(app):
+    """`app`, whose /openapi.json draws IRI parameters from SIMPLE_IRI."""
+    import json
+
+    def wsgi(environ, start_response):
+        if environ.get("PATH_INFO") != "/openapi.json":
+            return app(environ, start_response)
+        doc = app.test_client().get("/openapi.json").get_json()
+        text = json.dumps(doc)
+        assert json.dumps(IRI_PATTERN) in text  # the canned queries have IRI parameters
+        body = text.replace(json.dumps(IRI_PATTERN), json.dumps(SIMPLE_IRI)).encode()
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+    return wsgi
+
+
 def test_schemathesis_finds_no_mismatch_between_the_document_and_the_app(queries_app):
     """Bounded property-based run: for every operation, schema-valid requests are accepted, every
     response (status, content type, headers, JSON body) conforms to the document; no 5xx."""
     import schemathesis
     from hypothesis import HealthCheck, given, settings
 
-    schema = schemathesis.openapi.from_wsgi("/openapi.json", queries_app)
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", _with_simple_iris(queries_app))
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == len(load_catalogue(ROOT / "queries")) + 1
     for operation in operations:
