@@ -381,15 +381,19 @@ class WorkerPool:
             self._replace(worker)
             raise
         finally:
-            with self._lock:
+            with self._lock:  # from here on `_make_room` cannot pick it
                 self._busy.discard(worker)
+                stopped = worker.preempted
         if not answered:
             self.killed += 1
             self._replace(worker)
             raise QueryTimeout()
         reply = pickle.loads(data)
         worker.served += 1
-        self._put_free(worker)
+        if stopped:  # picked to make room just as it answered: the answer stands, the worker goes
+            self._replace(worker)
+        else:
+            self._put_free(worker)
         if reply[0] == "ok":
             return reply[1]
         raise PoolError(*reply[1:])
@@ -459,12 +463,12 @@ class WorkerPool:
                 return
             victim = min(candidates, key=lambda w: (-held[w.client], w.since))
             victim.preempted = held[victim.client]
-        self.preempted += 1
+            with contextlib.suppress(ProcessLookupError):  # its run() sees the pipe close,
+                victim.process.kill()  # replaces it and says why (or keeps an answer just sent)
+            self.preempted += 1
         log.warning("stopped a query of %s after %.1f s to make room for %s: it held %d of %d "
                     "query workers", victim.client, now - victim.since, client, held[victim.client],
                     self.size)
-        with contextlib.suppress(ProcessLookupError):
-            victim.process.kill()  # its run() sees the pipe close, replaces it and says why
 
 
 def wait_for_exit(pids: list[int], timeout: float = 5.0) -> bool:
