@@ -762,6 +762,25 @@ def test_the_description_is_computed_once_per_build_and_read_from_its_file_after
     assert exports.description(settings, store, meta) == first and len(first) > 10
 
 
+def test_a_server_process_has_the_description_written_by_a_child_process(tmp_path, monkeypatch):
+    """/.well-known/void with no description file yet: a child process computes and writes it
+    (reading the whole graph took seconds at 1M triples in the server process, and over a damaged
+    block would never end); the server process only reads the file."""
+    from mlkg.web import create_app
+
+    settings, meta = build_store(tmp_path / "var", (FIXTURE,))
+    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+    monkeypatch.setattr(exports, "_descriptions", {})
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the description was computed in the server process")
+
+    monkeypatch.setattr(void, "describe", not_here)  # this process only: not the child's
+    response = client.get("/.well-known/void", headers={"Accept": "text/turtle"})
+    assert response.status_code == 200 and b"void:triples" in response.data
+    assert len(list((settings.var_dir / "cache" / meta.id).glob("void-*.nt"))) == 1
+
+
 def test_a_dump_that_cannot_be_written_is_a_503_that_says_why(tmp_path):
     from mlkg.web import create_app
 

@@ -161,12 +161,18 @@ _descriptions: dict[tuple[str, str, float, str], list[ox.Triple]] = {}
 _description_lock = threading.Lock()
 
 
-def description(settings: Settings, store: ox.Store, meta: StoreMeta) -> list[ox.Triple]:
+def description(
+    settings: Settings, store: ox.Store, meta: StoreMeta, *, elsewhere: Path | None = None
+) -> list[ox.Triple]:
     """The VoID description of a build: computed once per build and base IRI (its statistics read
     the whole graph: ~6 s at 1M triples here), kept in memory and in a file under
     ``var/cache/<store id>/``, which other processes (server processes, dump writers) read.
 
-    :raises StoreCorruptError: when the store is known to be corrupt (its counts would never end).
+    `elsewhere` (the build's folder), for a server process: the file is written by a child process
+    when it is missing, as dumps and the entity index are, rather than computed here, where it held
+    the interpreter for seconds and, over a damaged block, would never end (`mlkg.integrity`).
+
+    :raises StoreCorruptError: when the store is known, or found, to be corrupt.
     """
     found = integrity.recorded(settings.var_dir, Path(meta.id))
     if found is not None and found.problem is not None:
@@ -176,27 +182,47 @@ def description(settings: Settings, store: ox.Store, meta: StoreMeta) -> list[ox
         if key not in _descriptions:
             if len(_descriptions) > 8:
                 _descriptions.clear()
-            _descriptions[key] = _described(settings, store, meta)
+            _descriptions[key] = _described(settings, store, meta, elsewhere)
         return _descriptions[key]
 
 
-def _described(settings: Settings, store: ox.Store, meta: StoreMeta) -> list[ox.Triple]:
+def _description_path(settings: Settings, meta: StoreMeta) -> Path:
     tag = hashlib.sha256(f"{export_key(settings)}\n{meta.built_at!r}".encode()).hexdigest()[:8]
-    path = filecache.build_folder(settings.var_dir, "cache", meta.id) / f"void-{tag}.nt"
+    return filecache.build_folder(settings.var_dir, "cache", meta.id) / f"void-{tag}.nt"
+
+
+def _described(
+    settings: Settings, store: ox.Store, meta: StoreMeta, elsewhere: Path | None
+) -> list[ox.Triple]:
+    path = _description_path(settings, meta)
     try:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             with filecache.exclusive(path):
-                if not path.exists():
-                    triples = void.describe(store, meta, settings)
-                    filecache.write_atomically(
-                        path, lambda out: ox.serialize(triples, out, ox.RdfFormat.N_TRIPLES)
+                if not path.exists() and elsewhere is not None:
+                    limit = 30 * settings.query_timeout if settings.query_timeout else None
+                    job = (settings, Path(elsewhere), meta, path)
+                    integrity.run_guarded(
+                        settings.var_dir, elsewhere, "mlkg.exports:_write_description", job,
+                        timeout=limit,
                     )
-                    return triples
+                elif not path.exists():
+                    return _write_description(settings, store, meta, path)
         return [q.triple for q in ox.parse(path=str(path), format=ox.RdfFormat.N_TRIPLES)]
     except (OSError, SyntaxError) as exc:  # an unwritable var/, or a damaged file: compute it
         log.warning("the dataset description is not cached (%s): computing it", exc)
         return void.describe(store, meta, settings)
+
+
+def _write_description(
+    settings: Settings, store: ox.Store | Path, meta: StoreMeta, path: Path
+) -> list[ox.Triple]:
+    """Compute the description of `store` (or of the build at that folder) and write it at `path`."""
+    if isinstance(store, Path):  # in a child process of `_described`
+        store = ox.Store.read_only(str(store))
+    triples = void.describe(store, meta, settings)
+    filecache.write_atomically(path, lambda out: ox.serialize(triples, out, ox.RdfFormat.N_TRIPLES))
+    return triples
 
 
 # ---------------------------------------------------------------- cached files, for HTTP

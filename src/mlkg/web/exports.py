@@ -155,7 +155,7 @@ def index() -> Response:
                 "dataset": export.dataset,
             }
         )
-    stats = exports.description(settings, build.store, build.meta)
+    stats = exports.description(settings, build.store, build.meta, elsewhere=build.path)
     triples = next(
         (
             int(t.object.value)
@@ -209,7 +209,7 @@ def void_description() -> Response:
     """The VoID/DCAT description of the dataset in service: Turtle by default, RDF, or HTML."""
     settings, build = _settings(), _build()
     fmt = _void_format(request.accept_mimetypes, request.args.get("format"))
-    triples = exports.description(settings, build.store, build.meta)
+    triples = exports.description(settings, build.store, build.meta, elsewhere=build.path)
     kind = fmt.name if fmt else "html"
     tag = f"{exports.etag(settings, build.meta, exports.EXPORTS[0])}-void-{kind}"
     if fmt is None:
