@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from _live import build_from_files, damage_store
+from _live import build_from_files, damage_store, wait_for
 from rdflib import Literal, URIRef
 
 from mlkg import _results, integrity
@@ -23,6 +23,7 @@ from mlkg.errors import (
     QueryTimeoutError,
     SparqlSyntaxError,
     StoreCorruptError,
+    TooManyRequestsError,
 )
 from mlkg.workers import wait_for_exit
 
@@ -612,5 +613,44 @@ def test_a_query_past_the_worker_memory_limit_is_a_503_saying_so(store_dir: Path
         assert caught.value.status == 503 and "300 MiB" in caught.value.detail
         assert "Narrow it" in caught.value.detail
         assert b"true" in backend.run("ASK { ?s ?p ?o }", result_format="json").body
+    finally:
+        backend.close()
+
+
+def test_a_request_sharing_a_query_stopped_to_make_room_runs_it_again_itself(store_dir: Path) -> None:
+    """Client A holds both workers; client B asks the same query as A's oldest, sharing its run;
+    client C waits, so A's oldest is stopped (429 for A). B is not told that its client had too
+    many queries: it runs the query itself (here, to its time limit)."""
+    from mlkg.fairuse import CLIENT
+
+    backend = PooledBackend(store_dir, workers=2, timeout=2.5)
+    outcomes: dict[str, object] = {}
+
+    def ask(client: str, query: str, key: str) -> None:
+        CLIENT.set(client)
+        try:
+            outcomes[key] = backend.run(query, result_format="json")
+        except Exception as exc:  # noqa: BLE001  (the test looks at which)
+            outcomes[key] = exc
+
+    try:
+        assert wait_for(lambda: backend.pool.idle == 2)
+        threads = [threading.Thread(target=ask, args=("10.0.0.1", CROSS_JOIN, "a1"))]
+        threads[0].start()
+        time.sleep(0.2)  # a1 is the older of A's two
+        threads.append(threading.Thread(target=ask, args=("10.0.0.1", CROSS_JOIN + " #2", "a2")))
+        threads[-1].start()
+        assert wait_for(lambda: backend.pool.idle == 0)
+        threads.append(threading.Thread(target=ask, args=("10.0.0.2", CROSS_JOIN, "b")))
+        threads[-1].start()
+        time.sleep(0.1)
+        threads.append(threading.Thread(target=ask, args=("10.0.0.3", "ASK { ?s ?p ?o }", "c")))
+        threads[-1].start()
+        for thread in threads:
+            thread.join(timeout=20)
+        assert isinstance(outcomes["a1"], TooManyRequestsError)
+        assert b"true" in outcomes["c"].body  # type: ignore[union-attr]
+        assert isinstance(outcomes["b"], QueryTimeoutError), outcomes["b"]
+        assert backend.shared_answers == 1
     finally:
         backend.close()

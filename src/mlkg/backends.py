@@ -454,7 +454,10 @@ class PooledBackend:
                 flight = self._flights[request] = _Flight()
         if not leading:  # the same query is running for another request: its answer is ours
             self.shared_answers += 1
-            return flight.wait(None if limit_s is None else 2 * limit_s + 5)
+            try:
+                return flight.wait(None if limit_s is None else 2 * limit_s + 5)
+            except TooManyRequestsError:  # that request's client was made to give way, not ours
+                return self._run_in_worker(request, limit_s, query)
         try:
             result = self._run_in_worker(request, limit_s, query)
         except BaseException as exc:
