@@ -617,7 +617,9 @@ def test_a_query_past_the_worker_memory_limit_is_a_503_saying_so(store_dir: Path
         backend.close()
 
 
-def test_a_request_sharing_a_query_stopped_to_make_room_runs_it_again_itself(store_dir: Path) -> None:
+def test_a_request_sharing_a_query_stopped_to_make_room_runs_it_again_itself(
+    store_dir: Path,
+) -> None:
     """Client A holds both workers; client B asks the same query as A's oldest, sharing its run;
     client C waits, so A's oldest is stopped (429 for A). B is not told that its client had too
     many queries: it runs the query itself (here, to its time limit)."""
