@@ -13,7 +13,7 @@ import pytest
 from _live import build_from_files, damage_store, wait_for
 from rdflib import Literal, URIRef
 
-from mlkg import _results, integrity
+from mlkg import _results, engine, integrity
 from mlkg._procs import OxigraphServer, cpu_seconds
 from mlkg.backends import EmbeddedBackend, PooledBackend, RemoteBackend, bind_remote, load_remote
 from mlkg.errors import (
@@ -617,12 +617,13 @@ def test_a_query_past_the_worker_memory_limit_is_a_503_saying_so(store_dir: Path
         backend.close()
 
 
-def test_a_request_sharing_a_query_stopped_to_make_room_runs_it_again_itself(
+def test_another_client_asking_a_running_query_runs_its_own(
     store_dir: Path,
 ) -> None:
-    """Client A holds both workers; client B asks the same query as A's oldest, sharing its run;
-    client C waits, so A's oldest is stopped (429 for A). B is not told that its client had too
-    many queries: it runs the query itself (here, to its time limit)."""
+    """Client A holds both workers; client B asks the same query as A's oldest; client C waits.
+    B does not wait on A's run, where the fair share cannot see it (it waited as long as A's query,
+    or got A's 429, found by a bug hunt): it asks a worker itself, so A's oldest is stopped (429
+    for A) for B or C, and B's own run goes to its time limit."""
     from mlkg.fairuse import CLIENT
 
     backend = PooledBackend(store_dir, workers=2, timeout=2.5)
@@ -653,6 +654,19 @@ def test_a_request_sharing_a_query_stopped_to_make_room_runs_it_again_itself(
         assert isinstance(outcomes["a1"], TooManyRequestsError)
         assert b"true" in outcomes["c"].body  # type: ignore[union-attr]
         assert isinstance(outcomes["b"], QueryTimeoutError), outcomes["b"]
-        assert backend.shared_answers == 1
+        assert backend.shared_answers == 0
+    finally:
+        backend.close()
+
+
+def test_a_memory_error_in_the_engine_is_the_memory_503_not_a_500(store_dir: Path) -> None:
+    """A failed allocation can surface as Python's MemoryError (writing a large answer) rather
+    than abort the worker: it was a 500 "the query failed in the engine: MemoryError"."""
+    assert engine.error_tuple(MemoryError())[0] == "QueryMemoryError"
+    backend = PooledBackend(store_dir, workers=1, memory_mb=700)
+    try:
+        with pytest.raises(QueryMemoryError) as caught:
+            backend._engine_error(engine.error_tuple(MemoryError()), "ASK {}")
+        assert caught.value.status == 503 and "(700 MiB)" in caught.value.detail
     finally:
         backend.close()

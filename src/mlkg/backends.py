@@ -45,6 +45,7 @@ from mlkg.errors import (
     is_corruption,
 )
 from mlkg.bounded import SinglePattern
+from mlkg.fairuse import CLIENT
 from mlkg.sparql import QueryInfo, analyze, check_dataset, syntax_error, tokenize
 
 __all__ = [
@@ -362,7 +363,9 @@ class PooledBackend:
             raise
         self.inline_answers = 0
         self.shared_answers = 0  # answers a request took from the same query run for another
-        self._flights: dict[Request, _Flight] = {}
+        # runs in progress by (client, request): one client's requests share a run; another
+        # client's never wait behind it, where the workers' fair share could not see them
+        self._flights: dict[tuple[str | None, Request], _Flight] = {}
         self._flights_lock = threading.Lock()
         self.cache = _AnswerCache() if cache else None
         self._graphs: dict[str, int] | None = None
@@ -447,17 +450,15 @@ class PooledBackend:
         limit_s = timeout if timeout is not None else self.timeout
         if cache is None:  # no answer is reused: each request runs its own (the benchmark's rows)
             return self._run_in_worker(request, limit_s, query)
+        key = (CLIENT.get(), request)
         with self._flights_lock:
-            flight = self._flights.get(request)
+            flight = self._flights.get(key)
             leading = flight is None
             if leading:
-                flight = self._flights[request] = _Flight()
-        if not leading:  # the same query is running for another request: its answer is ours
+                flight = self._flights[key] = _Flight()
+        if not leading:  # the same query is running for the same client: its answer is ours
             self.shared_answers += 1
-            try:
-                return flight.wait(None if limit_s is None else 2 * limit_s + 5)
-            except TooManyRequestsError:  # that request's client was made to give way, not ours
-                return self._run_in_worker(request, limit_s, query)
+            return flight.wait(None if limit_s is None else 2 * limit_s + 5)
         try:
             result = self._run_in_worker(request, limit_s, query)
         except BaseException as exc:
@@ -467,7 +468,7 @@ class PooledBackend:
             flight.succeed(result)
         finally:
             with self._flights_lock:
-                del self._flights[request]
+                del self._flights[key]
         cache.put(request, result)
         return result
 
@@ -510,11 +511,7 @@ class PooledBackend:
                 retry_after=1,
             ) from None
         except WorkerOutOfMemory as exc:
-            raise QueryMemoryError(
-                f"The query needed more than the {exc.memory_mb} MiB of memory a query worker may "
-                "use, and was stopped. Narrow it (more specific patterns, a LIMIT, no sort or "
-                "aggregate over a large join) and try again."
-            ) from None
+            raise QueryMemoryError(engine.memory_detail(exc.memory_mb)) from None
         except WorkerGone as exc:
             raise StoreError(
                 f"the query worker stopped unexpectedly ({exc}); it has been replaced, try again"
@@ -536,6 +533,8 @@ class PooledBackend:
     def _engine_error(self, error: tuple[str, str, dict], query: str) -> NoReturn:
         """Raise the error the engine reported, first recording a damaged block it came upon."""
         name, detail, extra = error
+        if name == QueryMemoryError.__name__:  # a MemoryError in the worker, short of its abort
+            detail = engine.memory_detail(self.pool.memory_mb)
         if name == StoreCorruptError.__name__ and self.check is not None:
             try:
                 self.check.report(detail)

@@ -21,6 +21,19 @@ from mlkg.errors import (
     is_corruption,
 )
 
+def memory_detail(limit_mb: int = 0) -> str:
+    """What a query that needed more memory than a query worker may use is told.
+
+    >>> memory_detail(300)[:70]
+    'The query needed more memory than a query worker may use (300 MiB), an'
+    """
+    limit = f" ({limit_mb} MiB)" if limit_mb else ""
+    return (
+        f"The query needed more memory than a query worker may use{limit}, and was stopped. Narrow "
+        "it (more specific patterns, a LIMIT, no sort or aggregate over a large join) and try again."
+    )
+
+
 RESULT_FORMATS = {
     "json": ox.QueryResultsFormat.JSON,
     "xml": ox.QueryResultsFormat.XML,
@@ -233,4 +246,6 @@ def error_tuple(exc: BaseException, store: object = None) -> tuple[str, str, dic
         return "SyntaxError", str(exc.args[0] if exc.args else exc), {}
     if is_corruption(exc):
         return "StoreCorruptError", StoreCorruptError.at(store, exc).detail, {}
+    if isinstance(exc, MemoryError):  # Python's side of the worker's heap limit (mlkg._worker)
+        return "QueryMemoryError", memory_detail(), {}
     return "MlkgError", f"the query failed in the engine: {type(exc).__name__}: {exc}", {}
