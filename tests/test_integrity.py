@@ -100,3 +100,21 @@ def test_check_store_command(var: Path, monkeypatch: pytest.MonkeyPatch) -> None
         result.exit_code == 1 and "is corrupt" in result.output and "Traceback" not in result.output
     )
     assert not integrity.recorded(var, store).whole  # a running server sees it
+
+
+def test_an_unwritable_cache_folder_leaves_the_finding_known_though_unrecorded(var: Path) -> None:
+    """With var/cache not writable, the check used to end in a traceback (`mlkg check-store`, and
+    the background check at start), and damage a query came upon was forgotten at once."""
+    store = (var / "current").resolve()
+    if (var / "cache").exists():
+        import shutil
+
+        shutil.rmtree(var / "cache")
+    (var / "cache").write_text("a file where the cache folder would be")
+    assert integrity.check(store, var).whole
+    damage(max(store.glob("*.sst"), key=lambda p: p.stat().st_size))
+    assert not integrity.check(store, var).whole
+    watch = integrity.Watch(var, store)
+    with pytest.raises(OSError):
+        watch.report("the store is corrupt: a block said so")
+    assert watch.problem() == "the store is corrupt: a block said so"  # kept in this process

@@ -28,6 +28,7 @@ held triples of its own, terms found only there would not be looked up.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -35,6 +36,8 @@ from pathlib import Path
 
 from mlkg import filecache
 from mlkg.errors import StoreCorruptError, StoreError, is_corruption
+
+log = logging.getLogger("mlkg.integrity")
 
 #: The file, in the build's cache folder, that holds the last finding.
 RECORD = "store-check.json"
@@ -142,19 +145,29 @@ def check(store_dir: Path, var_dir: Path, since: float | None = None) -> Finding
         (nothing is recorded then).
     """
     path = record_path(var_dir, store_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with filecache.exclusive(path):
-        found = _read(path)
-        if since is not None and found is not None and found.checked_at + found.seconds >= since:
-            return found  # finished after `since`: its reads are as recent as a new scan's
-        started, clock = time.time(), time.perf_counter()
-        try:
-            quads, problem = scan(store_dir), None
-        except StoreCorruptError as exc:
-            quads, problem = None, exc.detail
-        finding = Finding(problem, started, round(time.perf_counter() - clock, 3), quads)
-        _write(path, finding)
+    finding: Finding | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with filecache.exclusive(path):
+            found = _read(path)
+            if since is not None and found is not None and found.checked_at + found.seconds >= since:
+                return found  # finished after `since`: its reads are as recent as a new scan's
+            finding = _scanned(store_dir)
+            _write(path, finding)
+    except OSError as exc:  # a read-only var/cache: the finding stands, unrecorded
+        log.warning("cannot record the check of the store at %s in %s: %s", store_dir, path.parent, exc)
+        if finding is None:
+            finding = _scanned(store_dir)
     return finding
+
+
+def _scanned(store_dir: Path) -> Finding:
+    started, clock = time.time(), time.perf_counter()
+    try:
+        quads, problem = scan(store_dir), None
+    except StoreCorruptError as exc:
+        quads, problem = None, exc.detail
+    return Finding(problem, started, round(time.perf_counter() - clock, 3), quads)
 
 
 class Watch:
@@ -166,6 +179,7 @@ class Watch:
         self._next = 0.0
         self._stamp: tuple[int, int, int] | None = None
         self._finding: Finding | None = None
+        self._reported: Finding | None = None  # damage this process came upon (if unrecorded)
 
     def finding(self) -> Finding | None:
         """The last finding recorded, None before the first."""
@@ -179,7 +193,7 @@ class Watch:
                 stamp = None
             if stamp != self._stamp:
                 self._stamp, self._finding = stamp, _read(self.path) if stamp else None
-        return self._finding
+        return self._finding if self._finding is not None else self._reported
 
     def problem(self) -> str | None:
         """Why the build is corrupt, if it is known to be."""
@@ -190,7 +204,8 @@ class Watch:
         """Record the damage a query came upon (so that /health and every process know at once),
         unless it is known already. Not under `check`'s lock: a scan may hold it for seconds."""
         if self.problem() is None:
-            _write(self.path, Finding(problem, time.time()))
+            self._reported = Finding(problem, time.time())  # kept here if it cannot be written
+            _write(self.path, self._reported)
             self._next = 0.0
 
 
