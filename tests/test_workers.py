@@ -304,3 +304,11 @@ def test_a_query_that_needs_more_memory_than_a_worker_may_use_is_stopped(store_d
         assert pool.pids != pids
     finally:
         pool.close()
+
+
+def test_a_memory_limit_too_small_to_open_the_store_says_so(store_dir: Path) -> None:
+    """Before, the pool said 'a query worker died while starting: ' (nothing after the colon)."""
+    with pytest.raises(PoolError) as caught:
+        WorkerPool(store_dir, 1, memory_mb=40)
+    assert "could not open the store within the 40 MiB" in caught.value.detail
+    assert "MLKG_WORKER_MEMORY_MB" in caught.value.detail

@@ -259,8 +259,15 @@ class WorkerPool:
         try:
             message = pickle.loads(worker.conn.recv_bytes())
         except (EOFError, OSError) as exc:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.process.wait(EXIT_WAIT)  # how it ended, before it is killed to be sure
             self._discard(worker)
-            raise PoolError("StoreError", f"a query worker died while starting: {exc}", {}) from exc
+            if self.memory_mb and worker.process.returncode == -signal.SIGABRT:
+                raise PoolError("StoreError", f"a query worker could not open the store within the "
+                                f"{self.memory_mb} MiB it may use; raise MLKG_WORKER_MEMORY_MB "
+                                "(opening a store took ~170 MiB here)", {}) from exc
+            how = f"exit status {worker.process.returncode}" if str(exc) == "" else str(exc)
+            raise PoolError("StoreError", f"a query worker died while starting ({how})", {}) from exc
         if message[0] != "ready":
             self._discard(worker)
             raise PoolError(*message[1:])
