@@ -21,6 +21,7 @@ from _live import ROOT, LiveServer, build_from_files, damage_store, wait_for
 from mlkg.build import StoreMeta, install_store
 from mlkg.config import Settings
 from mlkg.errors import StoreError
+from mlkg.serve import check_store
 
 THING = "https://w3id.org/mlkg/def/Thing"
 GRAPH = "https://w3id.org/mlkg/graph/data/fixture"
@@ -257,3 +258,18 @@ def test_a_store_without_meta_is_reported_as_incomplete(tmp_path: Path) -> None:
     result = _serve_once(var)
     assert result.returncode != 0
     assert "incomplete or corrupt" in result.stderr and "meta.json" in result.stderr
+
+
+def test_building_the_same_data_again_replaces_a_damaged_store_nobody_noticed_yet(
+    tmp_path: Path,
+) -> None:
+    """Before, `mlkg build` kept a store of the same id as it was unless its damage had been
+    recorded: 'run `mlkg build`' did not mend it (found by a bug hunt)."""
+    var = tmp_path / "var"
+    meta = _install(var, ["one", "two"])
+    assert _install(var, ["one", "two"]).id == meta.id  # whole: kept
+    damage_store(var / "stores" / meta.id)  # and no server ran to notice
+    rebuilt = _install(var, ["one", "two"])
+    assert rebuilt.id == f"{meta.id}-2"
+    assert os.path.realpath(var / "current") == str((var / "stores" / rebuilt.id).resolve())
+    assert check_store(var / "current") == rebuilt.id
