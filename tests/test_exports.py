@@ -7,6 +7,7 @@ import inspect
 import io
 import multiprocessing
 import os
+import shutil
 import time
 import tracemalloc
 
@@ -779,6 +780,21 @@ def test_a_server_process_has_the_description_written_by_a_child_process(tmp_pat
     response = client.get("/.well-known/void", headers={"Accept": "text/turtle"})
     assert response.status_code == 200 and b"void:triples" in response.data
     assert len(list((settings.var_dir / "cache" / meta.id).glob("void-*.nt"))) == 1
+
+
+def test_a_description_that_cannot_be_written_is_a_503_not_computed_in_the_server(
+    tmp_path, monkeypatch
+):
+    from mlkg.web import create_app
+
+    settings, _ = build_store(tmp_path / "var", (FIXTURE,))
+    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+    monkeypatch.setattr(exports, "_descriptions", {})
+    shutil.rmtree(settings.var_dir / "cache", ignore_errors=True)
+    (settings.var_dir / "cache").write_text("a file where the cache folder would be")
+    response = client.get("/.well-known/void", headers={"Accept": "application/json"})
+    assert response.status_code == 503
+    assert "cannot write the dataset description under" in response.json["detail"]
 
 
 def test_a_dump_that_cannot_be_written_is_a_503_that_says_why(tmp_path):

@@ -81,7 +81,7 @@ class Settings:
     #: Answers kept per server process for the store version, in MiB (0: no answer cache).
     answer_cache_mb: int = field(default_factory=lambda: _env_int("MLKG_ANSWER_CACHE_MB", 64))
     #: How much heap each query worker may use, in MiB (0: no limit): a query needing more is
-    #: stopped (the heaviest benchmark queries at 1M triples use ~150 MB; see mlkg._worker).
+    #: stopped (a process that had run the benchmark's heavy queries over 1M triples held 143 MB).
     worker_memory_mb: int = field(default_factory=lambda: _env_int("MLKG_WORKER_MEMORY_MB", 1024))
     #: With several server processes, one that holds more than its share of the keep-alive
     #: connections asks clients to reconnect (`mlkg.web.reconnect`); 0 turns that off.

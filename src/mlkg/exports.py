@@ -172,14 +172,16 @@ def description(
     when it is missing, as dumps and the entity index are, rather than computed here, where it held
     the interpreter for seconds and, over a damaged block, would never end (`mlkg.integrity`).
 
-    :raises StoreCorruptError: when the store is known, or found, to be corrupt.
+    :raises StoreCorruptError: when the store is known, or found, to be corrupt (and the
+        description is not known yet: its counts would never end).
+    :raises StoreError: with `elsewhere`, when the child process could not write it, saying why.
     """
-    found = integrity.recorded(settings.var_dir, Path(meta.id))
-    if found is not None and found.problem is not None:
-        raise StoreCorruptError(found.problem)
     key = (meta.id, meta.content_hash, meta.built_at, settings.base_iri)
     with _description_lock:
         if key not in _descriptions:
+            found = integrity.recorded(settings.var_dir, Path(meta.id))
+            if found is not None and found.problem is not None:
+                raise StoreCorruptError(found.problem)
             if len(_descriptions) > 8:
                 _descriptions.clear()
             _descriptions[key] = _described(settings, store, meta, elsewhere)
@@ -203,26 +205,33 @@ def _described(
                     limit = 30 * settings.query_timeout if settings.query_timeout else None
                     job = (settings, Path(elsewhere), meta, path)
                     integrity.run_guarded(
-                        settings.var_dir, elsewhere, "mlkg.exports:_write_description", job,
+                        settings.var_dir, elsewhere, "mlkg.exports:_write_description_of", job,
                         timeout=limit,
                     )
                 elif not path.exists():
                     return _write_description(settings, store, meta, path)
         return [q.triple for q in ox.parse(path=str(path), format=ox.RdfFormat.N_TRIPLES)]
-    except (OSError, SyntaxError) as exc:  # an unwritable var/, or a damaged file: compute it
+    except (OSError, SyntaxError) as exc:
+        if elsewhere is not None:  # never computed here: say why the child could not write it
+            raise StoreError(
+                f"cannot write the dataset description under {path.parent}: {exc}"
+            ) from exc
         log.warning("the dataset description is not cached (%s): computing it", exc)
         return void.describe(store, meta, settings)
 
 
 def _write_description(
-    settings: Settings, store: ox.Store | Path, meta: StoreMeta, path: Path
+    settings: Settings, store: ox.Store, meta: StoreMeta, path: Path
 ) -> list[ox.Triple]:
-    """Compute the description of `store` (or of the build at that folder) and write it at `path`."""
-    if isinstance(store, Path):  # in a child process of `_described`
-        store = ox.Store.read_only(str(store))
+    """Compute the description of `store` and write it at `path`."""
     triples = void.describe(store, meta, settings)
     filecache.write_atomically(path, lambda out: ox.serialize(triples, out, ox.RdfFormat.N_TRIPLES))
     return triples
+
+
+def _write_description_of(settings: Settings, store_dir: Path, meta: StoreMeta, path: Path) -> None:
+    """`_write_description` of the build at `store_dir`, in a child process of `_described`."""
+    _write_description(settings, ox.Store.read_only(str(store_dir)), meta, path)
 
 
 # ---------------------------------------------------------------- cached files, for HTTP

@@ -259,10 +259,9 @@ class WorkerPool:
         try:
             message = pickle.loads(worker.conn.recv_bytes())
         except (EOFError, OSError) as exc:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                worker.process.wait(EXIT_WAIT)  # how it ended, before it is killed to be sure
+            out_of_memory = self._out_of_memory(worker)
             self._discard(worker)
-            if self.memory_mb and worker.process.returncode == -signal.SIGABRT:
+            if out_of_memory:
                 raise PoolError("StoreError", f"a query worker could not open the store within the "
                                 f"{self.memory_mb} MiB it may use; raise MLKG_WORKER_MEMORY_MB "
                                 "(opening a store took ~170 MiB here)", {}) from exc
@@ -276,6 +275,13 @@ class WorkerPool:
             WorkerPool._warned_unsandboxed = True
             log.warning("query workers could not be kept off the network (seccomp unavailable); "
                         "only the query check stands between a SERVICE clause and a connection")
+
+    def _out_of_memory(self, worker: _Worker) -> bool:
+        """Whether `worker`, which closed its end, aborted under the heap limit (a failed allocation
+        aborts the engine); asked before it is killed to be sure, which would hide how it ended."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.process.wait(EXIT_WAIT)
+        return bool(self.memory_mb) and worker.process.returncode == -signal.SIGABRT
 
     def _discard(self, worker: _Worker) -> None:
         worker.kill()
@@ -377,10 +383,9 @@ class WorkerPool:
             if worker.preempted:
                 self._replace(worker)
                 raise Preempted(worker.preempted, self.size, time.monotonic() - worker.since) from None
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                worker.process.wait(EXIT_WAIT)  # how it ended, before it is killed to be sure
+            out_of_memory = self._out_of_memory(worker)
             self._replace(worker)
-            if self.memory_mb and worker.process.returncode == -signal.SIGABRT:
+            if out_of_memory:
                 log.warning("a query worker ran out of its %d MiB and was replaced", self.memory_mb)
                 raise WorkerOutOfMemory(self.memory_mb) from None
             raise WorkerGone(str(exc)) from exc
