@@ -61,13 +61,20 @@ def test_the_count_is_taken_again_after_the_interval() -> None:
     assert middleware.asked == 1
 
 
+def _burn(seconds: float) -> None:
+    """Use `seconds` of this thread's CPU time."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
 def test_a_slow_count_is_taken_less_often() -> None:
-    """Counting that takes long (very many connections on the machine) waits 100 times as long."""
+    """Counting that costs much CPU (very many connections on the machine) waits 100 times as long."""
     calls = []
 
     def slow(port: int) -> tuple[int, int]:
         calls.append(port)
-        time.sleep(0.005)
+        _burn(0.005)
         return 1, 2
 
     middleware = Reconnect(_app, 2, interval=0.001, count=slow)
@@ -75,6 +82,23 @@ def test_a_slow_count_is_taken_less_often() -> None:
     time.sleep(0.05)  # past the interval, not past 100 x 5 ms
     _answers(middleware, 3)
     assert len(calls) == 1
+
+
+def test_a_count_that_waited_is_not_taken_less_often() -> None:
+    """A count that took long only because its thread waited (for the GIL, for a core: a loaded
+    server) costs next to nothing and is taken again after the interval — the wait is not its cost."""
+    calls = []
+
+    def waited(port: int) -> tuple[int, int]:
+        calls.append(port)
+        time.sleep(0.02)  # 100 x 20 ms would put the next count 2 s off
+        return 4, 4
+
+    middleware = Reconnect(_app, 2, interval=0.05, count=waited)
+    _answers(middleware, 1)
+    time.sleep(0.1)
+    _answers(middleware, 1)
+    assert len(calls) == 2
 
 
 def test_one_process_has_nothing_to_spread() -> None:

@@ -157,7 +157,7 @@ def tcp_connections(
 ) -> tuple[int, int]:
     """(established TCP connections to local `port` that process `pid` holds, all of them on this
     machine): from the process's open files and /proc/net/`tables` (IPv4 and IPv6 by default; each
-    read costs the kernel a walk of its whole connection table, ~3 ms here); (0, 0) when unknown."""
+    read costs the kernel a walk of its whole connection table, 3–6 ms of CPU here); (0, 0) when unknown."""
     inodes = _socket_inodes(pid)
     if inodes is None:
         return 0, 0

@@ -8,7 +8,7 @@ the connections landed 4/0, 3/1 or 2/2 from one start to the next (before this m
 the one socket the processes shared then), and point look-ups ran at 4,100, 5,476 and 6,844
 requests/s — with few clients, one process did the work while the other idled. So at most every
 `interval` seconds a process counts the established connections to its port, its own and all
-(`mlkg._procs.tcp_connections`; less often where counting takes long, as on a machine with very
+(`mlkg._procs.tcp_connections`; less often where counting costs much CPU, as on a machine with very
 many connections), and answers its next `own - ceil(all / processes)` requests with
 `Connection: close`. Each such answer is whole; the client sends its next request over a new
 connection, which lands on any process with even odds, and the counting goes on until no process
@@ -63,12 +63,17 @@ class Reconnect:
         now = time.monotonic()
         if now >= self._next_count and self._lock.acquire(blocking=False):
             try:  # one thread counts; the others go on
+                cpu = time.thread_time()
                 port = environ.get("SERVER_PORT") or ""
                 own, everyone = self.count(int(port)) if port.isdigit() else (0, 0)
                 self._excess = max(0, own - math.ceil(everyone / self.processes))
                 # the count walks the kernel's table of every connection of the machine: where
-                # that takes long, count less often, never more than ~1 % of a thread's time
-                took = time.monotonic() - now
+                # that takes long, count less often, never more than ~1 % of a thread's time.
+                # Its cost is this thread's CPU time, not the time it took: the thread waits for the
+                # GIL and the cores (here 5.6-6.2 ms of CPU took 8-13 ms with four busy clients),
+                # and timed by the clock a loaded machine counted seconds apart — a CI run had one
+                # process keep all four connections for the last 2 s of a 10 s load
+                took = time.thread_time() - cpu
                 self._next_count = now + max(self.interval, 100 * took)
             finally:
                 self._lock.release()
