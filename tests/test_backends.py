@@ -620,10 +620,12 @@ def test_a_query_past_the_worker_memory_limit_is_a_503_saying_so(store_dir: Path
 def test_another_client_asking_a_running_query_runs_its_own(
     store_dir: Path,
 ) -> None:
-    """Client A holds both workers; client B asks the same query as A's oldest; client C waits.
+    """Client A holds both workers; client C waits; client B asks the same query as A's oldest.
     B does not wait on A's run, where the fair share cannot see it (it waited as long as A's query,
     or got A's 429, found by a bug hunt): it asks a worker itself, so A's oldest is stopped (429
-    for A) for B or C, and B's own run goes to its time limit."""
+    for A); the worker that replaces it goes to C, the longer waiting, then to B, whose own run
+    goes to its time limit. (With B first, C's answer hung on a2's worker being replaced within
+    C's wait, ~0.15 s: a loaded machine missed it.)"""
     from mlkg.fairuse import CLIENT
 
     backend = PooledBackend(store_dir, workers=2, timeout=2.5)
@@ -644,10 +646,10 @@ def test_another_client_asking_a_running_query_runs_its_own(
         threads.append(threading.Thread(target=ask, args=("10.0.0.1", CROSS_JOIN + " #2", "a2")))
         threads[-1].start()
         assert wait_for(lambda: backend.pool.idle == 0)
-        threads.append(threading.Thread(target=ask, args=("10.0.0.2", CROSS_JOIN, "b")))
+        threads.append(threading.Thread(target=ask, args=("10.0.0.3", "ASK { ?s ?p ?o }", "c")))
         threads[-1].start()
         time.sleep(0.1)
-        threads.append(threading.Thread(target=ask, args=("10.0.0.3", "ASK { ?s ?p ?o }", "c")))
+        threads.append(threading.Thread(target=ask, args=("10.0.0.2", CROSS_JOIN, "b")))
         threads[-1].start()
         for thread in threads:
             thread.join(timeout=20)
