@@ -102,6 +102,25 @@ def test_check_store_command(var: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert not integrity.recorded(var, store).whole  # a running server sees it
 
 
+def test_check_store_that_cannot_check_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No store, or one that will not open, is not a finding about the data: exit 2 (a damaged
+    store is 1), so a script can tell "restore from backup" from "build first"."""
+    empty = tmp_path / "var"
+    empty.mkdir()
+    monkeypatch.setattr("mlkg.cli.Settings", lambda: Settings().with_overrides(var_dir=empty))
+    result = CliRunner().invoke(cli, ["check-store"])
+    assert result.exit_code == 2, result.output
+    assert "cannot check the store" in result.output and "mlkg build" in result.output
+    assert "Traceback" not in result.output
+    not_a_store = tmp_path / "stores" / "x"
+    not_a_store.mkdir(parents=True)
+    (not_a_store / "CURRENT").write_text("MANIFEST-000099\n")  # names a manifest that is not there
+    (empty / "current").symlink_to(not_a_store)
+    result = CliRunner().invoke(cli, ["check-store"])
+    assert result.exit_code == 2, result.output
+    assert "cannot check the store" in result.output and "Traceback" not in result.output
+
+
 def test_an_unwritable_cache_folder_leaves_the_finding_known_though_unrecorded(var: Path) -> None:
     """With var/cache not writable, the check used to end in a traceback (`mlkg check-store`, and
     the background check at start), and damage a query came upon was forgotten at once."""

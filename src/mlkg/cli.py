@@ -126,14 +126,21 @@ def build(ctx: click.Context, no_sources: bool, store_url: str | None, gsp_url: 
 @cli.command("check-store")
 @click.pass_context
 def check_store(ctx: click.Context) -> None:
-    """Read every block of the store in service; exit 1 if one is corrupt (servers then see it)."""
+    """Read every block of the store in service; exit 1 if one is corrupt (servers then see it),
+    2 if it could not be checked (no store, or one that will not open)."""
     from mlkg.build import current_store
     from mlkg.errors import StoreCorruptError
     from mlkg.integrity import check
 
     settings = _settings(ctx)
-    store_dir = current_store(settings)
-    finding = check(store_dir, settings.var_dir)
+    try:
+        store_dir = current_store(settings)
+        finding = check(store_dir, settings.var_dir)
+    except StoreCorruptError:
+        raise
+    except MlkgError as exc:  # nothing was read: not a finding about the data
+        click.echo(f"Error: cannot check the store: {exc.detail}", err=True)
+        ctx.exit(2)
     if finding.problem is not None:
         raise StoreCorruptError(finding.problem)
     click.echo(f"the store at {store_dir} reads back whole: every block of its indexes "
