@@ -14,10 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 THING = "https://w3id.org/mlkg/def/Thing"
 
 
-def _store(var: Path, label: str) -> None:
+def _store(var: Path, label: str, extra: str = "") -> None:
     data = var.parent / f"{label}.ttl"
     data.write_text(f'<https://w3id.org/mlkg/skill/one> a <https://w3id.org/mlkg/def/Skill> ; '
-                    f'<http://www.w3.org/2000/01/rdf-schema#label> "{label}" .\n', encoding="utf-8")
+                    f'<http://www.w3.org/2000/01/rdf-schema#label> "{label}" .\n{extra}', encoding="utf-8")
     build_from_files(var, {"https://w3id.org/mlkg/graph/data/one": data,
                            "https://w3id.org/mlkg/graph/ontology/mlkg": ROOT / "ontology" / "mlkg.ttl"})
 
@@ -27,7 +27,8 @@ def cached_app(tmp_path: Path):
     from mlkg.web import create_app
 
     var = tmp_path / "var"
-    _store(var, "first label")
+    _store(var, "first label", '<https://w3id.org/mlkg/skill/a%2Fb> a <https://w3id.org/mlkg/def/Skill> .\n'
+                               '<https://w3id.org/mlkg/skill/c%3Ad> a <https://w3id.org/mlkg/def/Skill> .\n')
     app = create_app({"TESTING": True, "PAGE_CACHE": True,
                       "SETTINGS": Settings().with_overrides(var_dir=var, workers=1, sources_dir=var / "none")})
     yield app, var
@@ -52,6 +53,18 @@ def test_a_repeated_page_comes_from_the_cache_with_an_etag(cached_app) -> None:
     client.get("/api/search?q=first")
     assert client.get("/api/search?q=first").get_json() == client.get("/api/search?q=first").get_json()
     assert cache.hits >= 3
+
+
+def test_paths_that_name_different_iris_are_different_entries(cached_app) -> None:
+    # %2F and %3A stay escaped in the IRI a path names (/skill/a%2Fb is not /skill/a/b), while the
+    # path Flask decodes is the same for both: keyed by it, the cached page of one was served for
+    # the other, an entity the graph does not have
+    app, _ = cached_app
+    client = app.test_client()
+    for iri_path, other in (("/skill/a%2Fb", "/skill/a/b"), ("/skill/c%3Ad", "/skill/c:d")):
+        assert client.get(iri_path).status_code == 200
+        assert client.get(iri_path).status_code == 200  # now in the cache
+        assert client.get(other).status_code == 404
 
 
 def test_errors_are_not_cached_and_a_new_store_version_renders_afresh(cached_app) -> None:

@@ -1,7 +1,7 @@
 """A cache of rendered pages for the store version in service: entity pages, canned-query answers
 and search results depend only on the request and the store, so one rendering serves every repeat.
 
-Keyed by (store version, host, path and query string, Accept, Accept-Encoding, Accept-Language); only
+Keyed by (store version, host, request-target as sent, Accept, Accept-Encoding, Accept-Language); only
 GET 200 answers of the `entities`, `queries` and `search` blueprints, at most 1 MB each and
 `MLKG_PAGE_CACHE_MB` (default 32; 0 switches it off) in all. Every cached answer carries an ETag, so
 a client that sends If-None-Match gets 304. A new store version starts an empty cache.
@@ -68,7 +68,10 @@ def _version() -> str | None:
 
 def _key() -> tuple:
     headers = request.headers
-    return (request.host_url, request.full_path, headers.get("Accept", ""), headers.get("Accept-Encoding", ""),
+    # the request-target as sent when the server gives it: an entity's IRI keeps %2F and the like
+    # escaped (mlkg.web.entities.request_iri), which request.path has decoded
+    target = request.environ.get("REQUEST_URI") or request.environ.get("RAW_URI") or request.full_path
+    return (request.host_url, target, headers.get("Accept", ""), headers.get("Accept-Encoding", ""),
             headers.get("Accept-Language", ""))
 
 
