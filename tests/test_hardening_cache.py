@@ -67,6 +67,21 @@ def test_paths_that_name_different_iris_are_different_entries(cached_app) -> Non
         assert client.get(other).status_code == 404
 
 
+def test_a_head_request_has_the_headers_of_the_get(cached_app) -> None:
+    # a HEAD bypassed the cache: no ETag (a GET had one), and If-None-Match never got a 304
+    app, _ = cached_app
+    client = app.test_client()
+    for first in ("HEAD", "GET"):
+        path = "/skill/one" if first == "HEAD" else "/api/search?q=first"
+        head = client.head(path)
+        assert head.status_code == 200 and head.get_data() == b""
+        get = client.get(path)
+        assert head.headers["ETag"] == get.headers["ETag"]
+        assert head.headers["Content-Length"] == get.headers["Content-Length"] == str(len(get.get_data()))
+        again = client.head(path, headers={"If-None-Match": get.headers["ETag"]})
+        assert again.status_code == 304 and again.get_data() == b""
+
+
 def test_errors_are_not_cached_and_a_new_store_version_renders_afresh(cached_app) -> None:
     from mlkg.backends import PooledBackend
     from mlkg.build import current_store

@@ -1,10 +1,11 @@
 """A cache of rendered pages for the store version in service: entity pages, canned-query answers
 and search results depend only on the request and the store, so one rendering serves every repeat.
 
-Keyed by (store version, host, request-target as sent, Accept, Accept-Encoding, Accept-Language); only
-GET 200 answers of the `entities`, `queries` and `search` blueprints, at most 1 MB each and
-`MLKG_PAGE_CACHE_MB` (default 32; 0 switches it off) in all. Every cached answer carries an ETag, so
-a client that sends If-None-Match gets 304. A new store version starts an empty cache.
+Keyed by (store version, host, request-target as sent, Accept, Accept-Encoding, Accept-Language);
+only GET (and HEAD, answered as the GET) 200 answers of the `entities`, `queries` and `search`
+blueprints, at most 1 MB each and `MLKG_PAGE_CACHE_MB` (default 32; 0 switches it off) in all.
+Every cached answer carries an ETag, so a client that sends If-None-Match gets 304. A new store
+version starts an empty cache.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def install(app: Flask) -> None:
 
     @app.before_request
     def _answer_from_cache():
-        if request.method != "GET" or request.blueprint not in CACHED_BLUEPRINTS:
+        if request.method not in ("GET", "HEAD") or request.blueprint not in CACHED_BLUEPRINTS:
             return None
         version = _version()
         if version is None:
