@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -137,6 +138,20 @@ def test_ontology_terms_are_served_at_def(browse_client) -> None:
     assert "<h1>required skill</h1>" in html
     cls = browse_client.get("/def/Skill")
     assert cls.status_code == 200 and 'href="/classes/Skill"' in cls.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/def/Skill", "/def/requiresSkill", "/def/", "/skill/python"])
+def test_type_chips_link_to_pages_that_exist(browse_client, path: str) -> None:
+    # an ontology term's types (owl:Class, owl:ObjectProperty…) linked to /classes/owl:Class, a 404:
+    # the class pages list the data's members, and these have none
+    html = browse_client.get(path).get_data(as_text=True)
+    chips = re.findall(r'<a class="chip type" href="([^"]+)"', html)
+    assert chips
+    for href in chips:
+        if href.startswith("/"):
+            assert browse_client.get(href).status_code == 200, href
+    if path == "/def/Skill":
+        assert "http://www.w3.org/2002/07/owl#Class" in chips
 
 
 # ---------------------------------------------------------------- content negotiation

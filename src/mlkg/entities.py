@@ -599,6 +599,14 @@ class _Builder:
 
     # -- the page
 
+    def has_class_page(self, cls: str) -> bool:
+        """Whether /classes/<key> of `cls` lists anything (mlkg.web.ui): a class of the ontology, or
+        one with members outside the ontology's terms — as this entity is, unless it is a term."""
+        if self.catalog.vocabulary.is_class(cls) or not is_term(self.iri):
+            return True
+        classes = {cls, *self.catalog.vocabulary.descendants(cls)}
+        return any(not is_term(e.iri) for e in self.catalog.index.members(classes))
+
     def build(self, path: str) -> EntityPage:
         props = self.out.get(self.node, {})
         entry = self.catalog.index.get(self.iri)
@@ -611,10 +619,12 @@ class _Builder:
         is_fact = any(self.catalog.vocabulary.is_fact_class(t) for t in type_iris)
         types = []
         for t in sorted(set(type_iris)):
-            view = ValueView(
-                self.catalog.vocabulary.label(t), f"/classes/{quote(class_key(t), safe=':')}"
-            )
-            types.append(view)
+            label_t = self.catalog.vocabulary.label(t)
+            if self.has_class_page(t):
+                types.append(ValueView(label_t, f"/classes/{quote(class_key(t), safe=':')}"))
+            else:  # owl:Class and the like: their members are ontology terms, which no page lists
+                term_path = iri_to_path(t, self.base)
+                types.append(ValueView(label_t, term_path or t, external=term_path is None))
         descriptions = list(
             dict.fromkeys(
                 str(o)
