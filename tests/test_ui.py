@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+import pytest
+
 
 class _Checker(HTMLParser):
     """Collects what accessibility checks need: headings, images without alt, inputs without labels."""
@@ -85,6 +87,19 @@ def test_class_page_sorts_and_pages(browse_client) -> None:
     assert browse_client.get("/classes/Skill?page=2").status_code == 400
     assert browse_client.get("/classes/Skill?sort=colour").status_code == 400
     assert browse_client.get("/classes/NoSuchClass").status_code == 404
+
+
+@pytest.mark.parametrize("key", ["PayPeriod", "Skill"])
+def test_class_page_lists_the_members_its_entity_page_counts(browse_client, key: str) -> None:
+    # /def/PayPeriod said "Browse all 2 pay period entities" (per hour, per year: individuals of the
+    # ontology) and linked to /classes/PayPeriod, which listed none of them
+    entity = browse_client.get(f"/def/{key}").get_data(as_text=True)
+    count = re.search(r'Members <span class="count">(\d+)</span>', entity).group(1)
+    listed = re.findall(r'<li><a href="([^"]+)">', entity.split('id="members-h"')[1].split("</section>")[0])
+    html = browse_client.get(f"/classes/{key}").get_data(as_text=True)
+    assert re.search(r'<h1>[^<]*<span class="count">(\d+)</span>', html).group(1) == count != "0"
+    rows = re.findall(r'<tr><td><a href="([^"]+)"', html)
+    assert set(listed) <= set(rows)
 
 
 def test_class_page_pages_on_the_real_graph(queries_app) -> None:

@@ -225,7 +225,10 @@ def members(key: str) -> str:
     iri = class_from_key(key)
     vocab = snap.vocabulary
     classes = {iri, *vocab.descendants(iri)}
-    found = [e for e in snap.index.members(classes) if _is_data(e)]
+    # an ontology class lists the ontology's individuals of it too (per hour, per year), as its
+    # entity page does; owl:Class and the like would list the ontology's own terms, which are not data
+    own = iri.startswith(str(MLKG))
+    found = [e for e in snap.index.members(classes) if own or _is_data(e)]
     if not found and not vocab.is_class(iri):
         known = [r.key for r in class_rows(snap)]
         raise NotFoundError(
