@@ -191,6 +191,20 @@ def test_search_page(browse_client) -> None:
     assert "Did you mean" in none and 'href="/skill/python"' in none
 
 
+def test_search_page_says_more_only_when_there_are_more(browse_client, monkeypatch) -> None:
+    # exactly PAGE_LIMIT matches read "50+ results", as if some had been left off
+    from mlkg.web import search as web_search
+
+    count = len(browse_client.get("/api/search?q=ma&limit=50").get_json()["results"])
+    assert 1 < count < 50
+    monkeypatch.setattr(web_search, "PAGE_LIMIT", count)
+    html = browse_client.get("/search?q=ma").get_data(as_text=True)
+    assert f">{count} results for" in html and html.count('<li><a href="') == count
+    monkeypatch.setattr(web_search, "PAGE_LIMIT", count - 1)
+    html = browse_client.get("/search?q=ma").get_data(as_text=True)
+    assert f">{count - 1}+ results for" in html and html.count('<li><a href="') == count - 1
+
+
 # ---------------------------------------------------------------- the index file, per build
 
 

@@ -91,8 +91,9 @@ def page() -> str:
     """The search page: a form, and the results for q when given."""
     snap = snapshot()
     q = _query_arg(required=False)
-    hits = snap.index.search(q, limit=PAGE_LIMIT, types=_types_arg(snap)) if q else []
-    results = [hit_json(snap, h) for h in hits]
+    # one more than the page shows, to tell "50 results" from "50 of more"
+    hits = snap.index.search(q, limit=PAGE_LIMIT + 1, types=_types_arg(snap)) if q else []
+    results = [hit_json(snap, h) for h in hits[:PAGE_LIMIT]]
     suggestions = []
     if q and not hits:
         base = settings().base_iri
@@ -100,5 +101,6 @@ def page() -> str:
             {"label": e.label, "path": iri_to_path(e.iri, base)} for e in snap.index.suggest(q)
         ]
     return render_template(
-        "search/results.html", q=q, results=results, suggestions=suggestions, limit=PAGE_LIMIT
+        "search/results.html", q=q, results=results, suggestions=suggestions,
+        more=len(hits) > PAGE_LIMIT,
     )
