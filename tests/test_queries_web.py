@@ -203,6 +203,8 @@ def test_missing_required_parameter_is_400_naming_it_and_its_type(client):
         ("/queries/salary_figures?scope=" + quote(BASE + "def/Galaxy"), "scope", "iri"),
         ("/queries/schools?page=0", "page", "integer"),
         ("/queries/schools?page=x", "page", "integer"),
+        ("/queries/schools?page=%C2%B2", "page", "integer"),  # a digit to str.isdigit, not to int
+        ("/queries/schools?page=%D9%A2", "page", "integer"),  # an Arabic-Indic 2
         ("/queries/schools?colour=red", "colour", None),
         ("/queries/search?text=a&text=b", "text", "literal"),
     ],

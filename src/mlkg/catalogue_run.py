@@ -108,7 +108,8 @@ def parse_page(raw: str | None) -> int:
     """
     if raw is None or raw == "":
         return 1
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    # ASCII digits only: str.isdigit() also takes "²" (which int() refuses: a 500) and "٢"
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
         raise ParameterError(
             f"Parameter 'page' must be a whole number from 1 to {MAX_PAGE}; got {raw[:40]!r}",
             parameter="page",
