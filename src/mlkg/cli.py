@@ -261,9 +261,11 @@ def query(ctx: click.Context, name_or_file: str, params: tuple[str, ...], format
     """Run a canned query by NAME (see `mlkg queries`) or a FILE.rq, on the built store."""
     from mlkg.backends import EmbeddedBackend
     from mlkg.build import current_store
-    from mlkg.catalogue_run import run_canned
+    from mlkg.catalogue_run import MAX_PAGE, run_canned
     from mlkg.queries import load_catalogue, load_query
 
+    if page > MAX_PAGE:  # the engine would refuse its OFFSET as a "Malformed query"
+        raise click.BadParameter(f"{page} is past the last page there can be, {MAX_PAGE}", param_hint="'--page'")
     settings = _settings(ctx)
     if name_or_file.endswith(".rq"):
         path = Path(name_or_file)
