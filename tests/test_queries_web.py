@@ -331,6 +331,20 @@ def test_paging_keeps_the_arguments(client):
     assert "aspect=" in body["links"]["first"]
 
 
+@pytest.mark.parametrize(
+    "request_args",
+    [
+        {"method": "POST", "data": {"format": "csv"}},  # the form's format was left out
+        {"query_string": "format=&format=csv"},  # the empty one was taken, and dropped
+    ],
+)
+def test_paging_links_keep_the_format_the_answer_was_sent_in(client, request_args):
+    """Following the next link with the same Accept gave JSON after a CSV page."""
+    first = client.open("/queries/role_profile", **request_args)
+    assert first.mimetype == "text/csv"
+    assert '</queries/role_profile?format=csv&page=2>; rel="next"' in first.headers["Link"]
+
+
 def test_a_page_past_the_end_is_empty(client):
     body = client.get("/queries/schools?page=50").get_json()
     assert body["rows"] == [] and body["has_next"] is False
