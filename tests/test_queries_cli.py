@@ -83,6 +83,9 @@ def test_query_from_a_file(cli_runner, env, tmp_path):
             "Parameter 'state' must be an absolute IRI",
         ),
         (["query", "schools", "-p", "nonsense"], "--param takes NAME=VALUE"),
+        # were ignored without a word: page 1, as a table
+        (["query", "role_profile", "-p", "page=2"], "use --page"),
+        (["query", "schools", "-p", "format=csv"], "use --format"),
     ],
 )
 def test_query_errors_are_clean_messages(cli_runner, env, args, message):

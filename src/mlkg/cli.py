@@ -262,7 +262,7 @@ def query(ctx: click.Context, name_or_file: str, params: tuple[str, ...], format
     from mlkg.backends import EmbeddedBackend
     from mlkg.build import current_store
     from mlkg.catalogue_run import MAX_PAGE, run_canned
-    from mlkg.queries import load_catalogue, load_query
+    from mlkg.queries import RESERVED, load_catalogue, load_query
 
     if page > MAX_PAGE:  # the engine would refuse its OFFSET as a "Malformed query"
         raise click.BadParameter(f"{page} is past the last page there can be, {MAX_PAGE}", param_hint="'--page'")
@@ -281,6 +281,8 @@ def query(ctx: click.Context, name_or_file: str, params: tuple[str, ...], format
         key, sep, value = item.partition("=")
         if not sep:
             raise click.ClickException(f"--param takes NAME=VALUE, got {item!r}")
+        if key in RESERVED:  # page and format: bindings() would pass over them
+            raise click.ClickException(f"{key!r} is not a query parameter: use --{key}")
         args.setdefault(key, []).append(value)
     answer = run_canned(EmbeddedBackend(current_store(settings)), canned, args, page=page)
     click.echo(answer.serialize(format_name).decode(), nl=False)
