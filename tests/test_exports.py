@@ -8,6 +8,8 @@ import io
 import multiprocessing
 import os
 import shutil
+import stat
+import threading
 import time
 import tracemalloc
 
@@ -357,6 +359,39 @@ def test_cli_output_dash_is_stdout_and_an_empty_path_is_refused(fixture, cli_run
     empty = cli_runner.invoke(cli, ["export", "-o", ""], env=env)
     assert empty.exit_code == 2 and "names no file" in empty.output
     assert "Traceback" not in empty.output and not list(tmp_path.iterdir())
+
+
+def test_cli_writes_into_a_pipe_or_device_rather_than_replacing_it(fixture, cli_runner, tmp_path):
+    """`-o` a named pipe (or /dev/stdout, or >(gzip >f) in a shell) was replaced by a regular file
+    renamed over it: the reader got nothing, and as root `-o /dev/null` would replace the device."""
+    settings, _, store = fixture
+    fifo = tmp_path / "dump.nt"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    keep_open = os.open(fifo, os.O_WRONLY)  # so the reader sees no end before the export's
+    os.set_blocking(reader, True)
+    got = bytearray()
+
+    def read() -> None:
+        while chunk := os.read(reader, 1 << 16):
+            got.extend(chunk)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    try:
+        result = cli_runner.invoke(
+            cli,
+            ["export", "--format", "nt", "--no-description", "-o", str(fifo)],
+            env={"MLKG_VAR": str(settings.var_dir)},
+        )
+    finally:
+        os.close(keep_open)
+        thread.join(10)
+        os.close(reader)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert {q.triple for q in ox.parse(bytes(got), ox.RdfFormat.N_TRIPLES)} == default_graph(store)
+    assert not list(tmp_path.glob(".*part"))
 
 
 def test_cli_rejects_an_unknown_format(fixture, cli_runner):

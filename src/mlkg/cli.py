@@ -182,15 +182,20 @@ def export(ctx: click.Context, format_name: str | None, output: Path | None, no_
     if output is None:
         write_export(store, fmt, click.get_binary_stream("stdout"), description=about)
         return
-    tmp = output.with_name(f".{output.name}.part")
+    # a file goes in whole or not at all; a pipe or device (/dev/stdout, >(gzip >f)) is written
+    # into, never replaced by a file renamed over it
+    direct = output.exists() and not output.is_file()
+    tmp = output if direct else output.with_name(f".{output.name}.part")
     try:
         with tmp.open("wb") as out:
             write_export(store, fmt, out, description=about)
-        tmp.replace(output)
+        if not direct:
+            tmp.replace(output)
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        if not direct:
+            tmp.unlink(missing_ok=True)
     click.echo(f"wrote {output} ({fmt.media_type}) from store {meta.id}", err=True)
 
 
