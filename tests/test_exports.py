@@ -550,6 +550,23 @@ def test_http_format_name_redirects_to_the_suffix(client):
     assert response.status_code == 301 and response.headers["Location"].endswith("/export.ttl")
 
 
+@pytest.mark.parametrize("path", ["/export.TTL", "/export.Turtle"])
+def test_http_suffix_in_capitals_redirects_to_the_dump(client, path):
+    """Was a 404 naming /export.ttl among the dumps (while /queries/schools.CSV answers)."""
+    response = client.get(path)
+    assert response.status_code == 301 and response.headers["Location"].endswith("/export.ttl")
+
+
+def test_cli_reads_a_suffix_in_capitals(fixture, cli_runner, tmp_path):
+    """`-o GRAPH.TTL` was "unknown export format 'TTL'"."""
+    settings, _, store = fixture
+    target = tmp_path / "GRAPH.TTL"
+    env = {"MLKG_VAR": str(settings.var_dir)}
+    result = cli_runner.invoke(cli, ["export", "--no-description", "-o", str(target)], env=env)
+    assert result.exit_code == 0, result.output
+    assert {q.triple for q in ox.parse(target.read_bytes(), ox.RdfFormat.TURTLE)} == default_graph(store)
+
+
 def test_http_export_page_lists_the_dumps_and_negotiates(client):
     page = client.get("/export", headers={"Accept": "text/html"})
     assert page.status_code == 200
