@@ -8,6 +8,8 @@ import io
 import multiprocessing
 import os
 import shutil
+import stat
+import threading
 import time
 import tracemalloc
 
@@ -359,6 +361,39 @@ def test_cli_output_dash_is_stdout_and_an_empty_path_is_refused(fixture, cli_run
     assert "Traceback" not in empty.output and not list(tmp_path.iterdir())
 
 
+def test_cli_writes_into_a_pipe_or_device_rather_than_replacing_it(fixture, cli_runner, tmp_path):
+    """`-o` a named pipe (or /dev/stdout, or >(gzip >f) in a shell) was replaced by a regular file
+    renamed over it: the reader got nothing, and as root `-o /dev/null` would replace the device."""
+    settings, _, store = fixture
+    fifo = tmp_path / "dump.nt"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    keep_open = os.open(fifo, os.O_WRONLY)  # so the reader sees no end before the export's
+    os.set_blocking(reader, True)
+    got = bytearray()
+
+    def read() -> None:
+        while chunk := os.read(reader, 1 << 16):
+            got.extend(chunk)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    try:
+        result = cli_runner.invoke(
+            cli,
+            ["export", "--format", "nt", "--no-description", "-o", str(fifo)],
+            env={"MLKG_VAR": str(settings.var_dir)},
+        )
+    finally:
+        os.close(keep_open)
+        thread.join(10)
+        os.close(reader)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert {q.triple for q in ox.parse(bytes(got), ox.RdfFormat.N_TRIPLES)} == default_graph(store)
+    assert not list(tmp_path.glob(".*part"))
+
+
 def test_cli_rejects_an_unknown_format(fixture, cli_runner):
     result = cli_runner.invoke(
         cli, ["export", "--format", "xlsx"], env={"MLKG_VAR": str(fixture[0].var_dir)}
@@ -513,6 +548,23 @@ def test_http_unknown_dump_is_a_404_problem(client):
 def test_http_format_name_redirects_to_the_suffix(client):
     response = client.get("/export.turtle")
     assert response.status_code == 301 and response.headers["Location"].endswith("/export.ttl")
+
+
+@pytest.mark.parametrize("path", ["/export.TTL", "/export.Turtle"])
+def test_http_suffix_in_capitals_redirects_to_the_dump(client, path):
+    """Was a 404 naming /export.ttl among the dumps (while /queries/schools.CSV answers)."""
+    response = client.get(path)
+    assert response.status_code == 301 and response.headers["Location"].endswith("/export.ttl")
+
+
+def test_cli_reads_a_suffix_in_capitals(fixture, cli_runner, tmp_path):
+    """`-o GRAPH.TTL` was "unknown export format 'TTL'"."""
+    settings, _, store = fixture
+    target = tmp_path / "GRAPH.TTL"
+    env = {"MLKG_VAR": str(settings.var_dir)}
+    result = cli_runner.invoke(cli, ["export", "--no-description", "-o", str(target)], env=env)
+    assert result.exit_code == 0, result.output
+    assert {q.triple for q in ox.parse(target.read_bytes(), ox.RdfFormat.TURTLE)} == default_graph(store)
 
 
 def test_http_export_page_lists_the_dumps_and_negotiates(client):

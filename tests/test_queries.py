@@ -3,6 +3,7 @@ terms so that no value, however hostile, changes what a query means."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -470,6 +471,22 @@ def test_pages_of_a_paged_query(tmp_path):
         [],
     ]
     assert [a.has_next for a in pages] == [True, False, False]
+
+
+def test_the_json_answer_stays_json_for_infinite_and_nan_doubles(tmp_path):
+    """They were written as Infinity and NaN, which no strict JSON parser reads."""
+    text = (
+        "#+ summary: ok\nPREFIX xsd: <http://www.w3.org/2001/XMLSchema#>\n"
+        'SELECT ?x WHERE { VALUES ?x { "INF"^^xsd:double "-INF"^^xsd:float "NaN"^^xsd:double '
+        "1.5e0 } } ORDER BY STR(?x)\n"
+    )
+    answer = run_canned(MemoryBackend(DATA), load_query(write(tmp_path, text, name="odd")), {})
+
+    def refuse(constant: str):
+        raise ValueError(f"not JSON: {constant}")
+
+    body = json.loads(answer.serialize("json"), parse_constant=refuse)
+    assert [row["x"] for row in body["rows"]] == ["-INF", 1.5, "INF", "NaN"]
 
 
 def test_a_trailing_values_clause_keeps_its_place(tmp_path):

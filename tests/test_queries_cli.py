@@ -83,6 +83,9 @@ def test_query_from_a_file(cli_runner, env, tmp_path):
             "Parameter 'state' must be an absolute IRI",
         ),
         (["query", "schools", "-p", "nonsense"], "--param takes NAME=VALUE"),
+        # were ignored without a word: page 1, as a table
+        (["query", "role_profile", "-p", "page=2"], "use --page"),
+        (["query", "schools", "-p", "format=csv"], "use --format"),
     ],
 )
 def test_query_errors_are_clean_messages(cli_runner, env, args, message):
@@ -90,6 +93,15 @@ def test_query_errors_are_clean_messages(cli_runner, env, args, message):
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_page_past_the_limit_is_refused_as_an_option(cli_runner, env):
+    """The engine refused the OFFSET of --page 10**20 as "Malformed query" (a message about query
+    text the user never wrote); the web refuses pages past MAX_PAGE, and so does the option."""
+    result = cli_runner.invoke(cli, ["query", "schools", "--page", str(10**20)], env=env)
+    assert result.exit_code == 2
+    assert "--page" in result.output and "1000000" in result.output
+    assert "Malformed" not in result.output and "Traceback" not in result.output
 
 
 def test_validate_stops_at_a_broken_query_file(cli_runner, tmp_path, monkeypatch):

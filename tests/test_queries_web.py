@@ -203,6 +203,8 @@ def test_missing_required_parameter_is_400_naming_it_and_its_type(client):
         ("/queries/salary_figures?scope=" + quote(BASE + "def/Galaxy"), "scope", "iri"),
         ("/queries/schools?page=0", "page", "integer"),
         ("/queries/schools?page=x", "page", "integer"),
+        ("/queries/schools?page=%C2%B2", "page", "integer"),  # a digit to str.isdigit, not to int
+        ("/queries/schools?page=%D9%A2", "page", "integer"),  # an Arabic-Indic 2
         ("/queries/schools?colour=red", "colour", None),
         ("/queries/search?text=a&text=b", "text", "literal"),
     ],
@@ -327,6 +329,20 @@ def test_paging_keeps_the_arguments(client):
     assert body["has_next"] is False and "next" not in body["links"]
     assert all(r["aspect"] == BASE + "def/requiresSkill" for r in body["rows"])
     assert "aspect=" in body["links"]["first"]
+
+
+@pytest.mark.parametrize(
+    "request_args",
+    [
+        {"method": "POST", "data": {"format": "csv"}},  # the form's format was left out
+        {"query_string": "format=&format=csv"},  # the empty one was taken, and dropped
+    ],
+)
+def test_paging_links_keep_the_format_the_answer_was_sent_in(client, request_args):
+    """Following the next link with the same Accept gave JSON after a CSV page."""
+    first = client.open("/queries/role_profile", **request_args)
+    assert first.mimetype == "text/csv"
+    assert '</queries/role_profile?format=csv&page=2>; rel="next"' in first.headers["Link"]
 
 
 def test_a_page_past_the_end_is_empty(client):

@@ -8,6 +8,7 @@ them into plain JSON, the SPARQL result formats, CSV, TSV or a text table. No Fl
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -108,7 +109,8 @@ def parse_page(raw: str | None) -> int:
     """
     if raw is None or raw == "":
         return 1
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    # ASCII digits only: str.isdigit() also takes "²" (which int() refuses: a 500) and "٢"
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
         raise ParameterError(
             f"Parameter 'page' must be a whole number from 1 to {MAX_PAGE}; got {raw[:40]!r}",
             parameter="page",
@@ -252,6 +254,8 @@ def plain_value(term: Mapping[str, str] | None) -> Any:
             return int(value)
         if datatype in (str(XSD.decimal), str(XSD.double), str(XSD.float)):
             number = float(value)
+            if not math.isfinite(number):  # INF and NaN have no JSON number: keep the text
+                return value
             return (
                 int(number)
                 if datatype == str(XSD.decimal) and Decimal(value) == int(number)

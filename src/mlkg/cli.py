@@ -182,15 +182,20 @@ def export(ctx: click.Context, format_name: str | None, output: Path | None, no_
     if output is None:
         write_export(store, fmt, click.get_binary_stream("stdout"), description=about)
         return
-    tmp = output.with_name(f".{output.name}.part")
+    # a file goes in whole or not at all; a pipe or device (/dev/stdout, >(gzip >f)) is written
+    # into, never replaced by a file renamed over it
+    direct = output.exists() and not output.is_file()
+    tmp = output if direct else output.with_name(f".{output.name}.part")
     try:
         with tmp.open("wb") as out:
             write_export(store, fmt, out, description=about)
-        tmp.replace(output)
+        if not direct:
+            tmp.replace(output)
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        if not direct:
+            tmp.unlink(missing_ok=True)
     click.echo(f"wrote {output} ({fmt.media_type}) from store {meta.id}", err=True)
 
 
@@ -261,9 +266,11 @@ def query(ctx: click.Context, name_or_file: str, params: tuple[str, ...], format
     """Run a canned query by NAME (see `mlkg queries`) or a FILE.rq, on the built store."""
     from mlkg.backends import EmbeddedBackend
     from mlkg.build import current_store
-    from mlkg.catalogue_run import run_canned
-    from mlkg.queries import load_catalogue, load_query
+    from mlkg.catalogue_run import MAX_PAGE, run_canned
+    from mlkg.queries import RESERVED, load_catalogue, load_query
 
+    if page > MAX_PAGE:  # the engine would refuse its OFFSET as a "Malformed query"
+        raise click.BadParameter(f"{page} is past the last page there can be, {MAX_PAGE}", param_hint="'--page'")
     settings = _settings(ctx)
     if name_or_file.endswith(".rq"):
         path = Path(name_or_file)
@@ -279,6 +286,8 @@ def query(ctx: click.Context, name_or_file: str, params: tuple[str, ...], format
         key, sep, value = item.partition("=")
         if not sep:
             raise click.ClickException(f"--param takes NAME=VALUE, got {item!r}")
+        if key in RESERVED:  # page and format: bindings() would pass over them
+            raise click.ClickException(f"{key!r} is not a query parameter: use --{key}")
         args.setdefault(key, []).append(value)
     answer = run_canned(EmbeddedBackend(current_store(settings)), canned, args, page=page)
     click.echo(answer.serialize(format_name).decode(), nl=False)

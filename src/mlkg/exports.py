@@ -76,11 +76,11 @@ def export_for(name: str) -> Export:
 
     >>> export_for("nq").media_type
     'application/n-quads'
-    >>> export_for("text/turtle").suffix
-    'ttl'
+    >>> export_for("text/turtle").suffix, export_for("TTL").suffix
+    ('ttl', 'ttl')
     """
     for export in EXPORTS:
-        if name in (export.suffix, export.name, export.media_type):
+        if name.lower() in (export.suffix, export.name, export.media_type):
             return export
     raise ParameterError(
         f"unknown export format {name!r}; use one of {[e.suffix for e in EXPORTS]} "

@@ -207,7 +207,7 @@ def run(name: str):
         return _run_html(query, params, args)
     page = parse_page(_single(args, "page"))
     answer = run_canned(backend(), query, params, page=page, timeout=settings.query_timeout)
-    links = _links(answer, name, params)
+    links = _links(answer, name, params, _single(args, "format"))
     response = Response(answer.serialize(fmt.name, links), mimetype=fmt.media_type)
     if fmt.media_type.startswith("text/"):
         response.mimetype_params["charset"] = "utf-8"
@@ -226,7 +226,7 @@ def _run_html(query: CannedQuery, params: dict[str, list[str]], args: dict[str, 
             answer = run_canned(backend(), query, params, page=page, timeout=settings.query_timeout)
         except ParameterError as exc:
             status, error = 400, exc
-    links = _links(answer, query.name, params) if answer else {}
+    links = _links(answer, query.name, params, _single(args, "format")) if answer else {}
     values = {k: (v[0] if v else "") for k, v in params.items()}
     body = render_template(
         "queries/run.html",
@@ -245,12 +245,14 @@ def _run_html(query: CannedQuery, params: dict[str, list[str]], args: dict[str, 
     return response
 
 
-def _links(answer: Answer | None, name: str, params: dict[str, list[str]]) -> dict[str, str]:
-    """first/prev/next links of a paged answer, keeping the arguments and the path's suffix."""
+def _links(
+    answer: Answer | None, name: str, params: dict[str, list[str]], fmt: str | None
+) -> dict[str, str]:
+    """first/prev/next links of a paged answer, keeping the arguments, the `format` argument
+    (from the query string or a posted form) and the path's suffix."""
     if answer is None or answer.query.page_size is None:
         return {}
     keep = [(k, v) for k, vs in params.items() for v in vs if v != ""]
-    fmt = request.args.get("format")
     if fmt:
         keep.append(("format", fmt))
 
