@@ -194,6 +194,12 @@ def test_browser_accept_gets_html_with_alternates(browse_client) -> None:
 
 def test_format_parameter_and_unacceptable_types(browse_client) -> None:
     assert browse_client.get("/skill/python?format=ntriples").mimetype == "application/n-triples"
+    # ?format= takes what Accept takes: application/json is JSON-LD here, so is format=json
+    # (it was a 406 while the header got JSON-LD)
+    by_accept = browse_client.get("/skill/python", headers={"Accept": "application/json"})
+    by_format = browse_client.get("/skill/python?format=json")
+    assert by_accept.mimetype == by_format.mimetype == "application/ld+json"
+    assert by_format.get_json() == by_accept.get_json()
     assert_problem(browse_client.get("/skill/python?format=yaml"), 406)
     problem = assert_problem(
         browse_client.get("/skill/python", headers={"Accept": "image/png"}), 406

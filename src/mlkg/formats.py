@@ -90,18 +90,25 @@ def parse_accept(header: str | None) -> MIMEAccept:
 
 def by_name(name: str, candidates: Sequence[F]) -> F | None:
     """The candidate `name` calls for in `?format=` — its name, suffix(es), media type (parameters
-    aside), an alias of that, or rdflib's name — or None.
+    aside), an alias of that, or rdflib's name — or None. Failing those, the subtype of an alias
+    names the format that alias gets by Accept: ``json`` is JSON-LD where an RDF graph is on offer,
+    as ``Accept: application/json`` is.
 
     >>> by_name("text/turtle; charset=utf-8", formats_of("graph")).name
     'turtle'
     >>> by_name("json-ld", formats_of("graph")).name
     'jsonld'
+    >>> by_name("json", formats_of("graph")).name, by_name("json", formats_of("results")).name
+    ('jsonld', 'json')
     """
     key = name.split(";", 1)[0].strip().lower()
     for fmt in candidates:
         suffixes = getattr(fmt, "suffixes", None) or (fmt.suffix,)
         rdflib_name = getattr(fmt, "rdflib_format", None)
         if key in (fmt.name, fmt.media_type, *suffixes, *fmt.aliases) or key == rdflib_name:
+            return fmt
+    for fmt in candidates:
+        if any(key == alias.rsplit("/", 1)[-1] for alias in fmt.aliases):
             return fmt
     return None
 
