@@ -333,3 +333,24 @@ def test_iris_built_by_the_grammar_are_taken_by_both(value):
     from mlkg.queries import is_iri
 
     assert is_iri(value) and IRI_RE.search(value)
+
+
+def test_a_fair_use_refusal_is_described_and_answers_as_described(doc, client, queries_app, monkeypatch):
+    """Every operation lists 429 (fair use applies to every route but /static and /health), and a
+    real refusal of a canned query is the described problem with its Retry-After."""
+    from mlkg.fairuse import Limits
+
+    for path, item in doc["paths"].items():
+        assert "429" in item["get"]["responses"], path
+    described = _resolve(doc, doc["paths"]["/queries/schools"]["get"]["responses"]["429"])
+    assert "Retry-After" in described["headers"]
+    fair = queries_app.extensions["mlkg"]["fair_use"]
+    monkeypatch.setattr(fair, "limits", Limits(concurrent=1, seconds_per_minute=60, exempt_loopback=False))
+    fair.enter("203.0.113.7")  # one request of this client in flight: the next is one too many
+    try:
+        refused = client.get("/queries/schools", environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    finally:
+        fair.leave("203.0.113.7", 0.0)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 0
+    assert refused.mimetype in described["content"]
+    jsonschema.validate(refused.get_json(), _schema(doc, described["content"]["application/problem+json"]["schema"]))

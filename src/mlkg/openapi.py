@@ -15,6 +15,8 @@ from mlkg.queries import MAX_IRI, MAX_VALUE, CannedQuery, Catalogue, Parameter
 
 MAX_EXAMPLES = 25
 PROBLEM = {"$ref": "#/components/responses/Problem"}
+#: Over a per-client fair-use limit (mlkg.fairuse; loopback clients are exempt by default).
+TOO_MANY = {"$ref": "#/components/responses/TooManyRequests"}
 
 
 def parameter_schema(param: Parameter) -> dict[str, Any]:
@@ -120,6 +122,7 @@ def operation(
             "200": {"$ref": "#/components/responses/" + _ANSWER_OF_FORM[query.form]},
             "400": PROBLEM,
             "406": PROBLEM,
+            "429": TOO_MANY,
             "503": PROBLEM,
         },
     }
@@ -159,6 +162,7 @@ def build_openapi(
                         },
                     },
                     "406": PROBLEM,
+                    "429": TOO_MANY,
                 },
             }
         },
@@ -285,6 +289,23 @@ def _components() -> dict[str, Any]:
                 "description": "A problem (RFC 9457): a missing or ill-typed parameter names the "
                 "parameter "
                 "and the expected type.",
+                "content": {
+                    "application/problem+json": {
+                        "schema": {"$ref": "#/components/schemas/Problem"}
+                    },
+                    "text/html": {"schema": {"type": "string"}},
+                },
+            },
+            "TooManyRequests": {
+                "description": "The client is over a fair-use limit (requests in flight, or "
+                "seconds of server time in a minute), or its query was stopped to give another "
+                "client a query worker; the problem says which. Try again after Retry-After.",
+                "headers": {
+                    "Retry-After": {
+                        "description": "Seconds to wait before trying again.",
+                        "schema": {"type": "integer", "minimum": 0},
+                    }
+                },
                 "content": {
                     "application/problem+json": {
                         "schema": {"$ref": "#/components/schemas/Problem"}
