@@ -95,6 +95,25 @@ def test_query_errors_are_clean_messages(cli_runner, env, args, message):
     assert "Traceback" not in result.output
 
 
+def test_every_format_ends_its_output_with_a_newline(cli_runner, env):
+    """JSON, SPARQL JSON and XML ended without one (the shell's prompt went on the last line)."""
+    for fmt in ("table", "json", "csv", "tsv", "srj", "srx"):
+        result = cli_runner.invoke(cli, ["query", "schools", "-f", fmt], env=env)
+        assert result.exit_code == 0 and result.output.endswith("\n"), fmt
+        assert not result.output.endswith("\n\n"), fmt
+
+
+def test_an_ask_query_as_csv_is_refused_naming_the_formats_the_cli_has(cli_runner, env, tmp_path):
+    """The refusal listed 'html', which -f does not take."""
+    path = tmp_path / "ask.rq"
+    path.write_text("ASK { ?s ?p ?o }\n")
+    result = cli_runner.invoke(cli, ["query", str(path), "-f", "csv"], env=env)
+    assert result.exit_code == 2 and "table, json, srj or srx" in result.output
+    assert "html" not in result.output
+    result = cli_runner.invoke(cli, ["query", str(path), "-f", "srj"], env=env)
+    assert result.exit_code == 0 and json.loads(result.output)["boolean"] is True
+
+
 def test_a_page_past_the_limit_is_refused_as_an_option(cli_runner, env):
     """The engine refused the OFFSET of --page 10**20 as "Malformed query" (a message about query
     text the user never wrote); the web refuses pages past MAX_PAGE, and so does the option."""

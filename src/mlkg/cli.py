@@ -289,8 +289,13 @@ def query(ctx: click.Context, name_or_file: str, params: tuple[str, ...], format
         if key in RESERVED:  # page and format: bindings() would pass over them
             raise click.ClickException(f"{key!r} is not a query parameter: use --{key}")
         args.setdefault(key, []).append(value)
+    if canned.form == "ASK" and format_name in ("csv", "tsv"):  # the answer's message lists html
+        raise click.BadParameter(
+            f"an ASK query's answer (true or false) has no {format_name} form (CSV and TSV carry "
+            "SELECT tables); use table, json, srj or srx", param_hint="'-f' / '--format'")
     answer = run_canned(EmbeddedBackend(current_store(settings)), canned, args, page=page)
-    click.echo(answer.serialize(format_name).decode(), nl=False)
+    text = answer.serialize(format_name).decode()
+    click.echo(text, nl=not text.endswith("\n"))  # JSON ends without one: the shell's prompt
 
 
 @cli.command()
