@@ -205,6 +205,44 @@ def test_search_page_says_more_only_when_there_are_more(browse_client, monkeypat
     assert f">{count - 1}+ results for" in html and html.count('<li><a href="') == count - 1
 
 
+def test_api_search_pages_with_offset(browse_client) -> None:
+    """Results past the first `limit` could not be reached (there was no offset)."""
+    whole = browse_client.get("/api/search?q=m&limit=50").get_json()
+    labels = [r["label"] for r in whole["results"]]
+    assert 6 < len(labels) < 50 and whole["offset"] == 0 and whole["more"] is False
+    pages = [browse_client.get(f"/api/search?q=m&limit=3&offset={o}").get_json()
+             for o in range(0, len(labels) + 3, 3)]
+    assert [r["label"] for p in pages for r in p["results"]] == labels
+    assert [p["more"] for p in pages] == [
+        p["offset"] + 3 < len(labels) for p in pages
+    ]
+    for bad in ("-1", "x", "10001"):
+        response = browse_client.get(f"/api/search?q=m&offset={bad}")
+        assert response.status_code == 400 and response.get_json()["parameter"] == "offset"
+
+
+def test_search_page_pages_through_the_results(browse_client, monkeypatch) -> None:
+    from mlkg.web import search as web_search
+
+    found = browse_client.get("/api/search?q=m&limit=50").get_json()["results"]
+    labels, last_path = [r["label"] for r in found], found[-1]["path"]
+    monkeypatch.setattr(web_search, "PAGE_LIMIT", 3)
+    first = browse_client.get("/search?q=m").get_data(as_text=True)
+    assert ">3+ results for" in first and 'rel="next" href="/search?q=m&amp;page=2"' in first
+    assert 'rel="prev"' not in first
+    second = browse_client.get("/search?q=m&page=2").get_data(as_text=True)
+    assert "Results 4–6 of more for" in second and '<ol class="results" start="4">' in second
+    assert 'rel="prev" href="/search?q=m"' in second
+    last = (len(labels) - 1) // 3 + 1
+    final = browse_client.get(f"/search?q=m&page={last}").get_data(as_text=True)
+    assert 'rel="next"' not in final and f'href="{last_path}"' in final
+    past = browse_client.get(f"/search?q=m&page={last + 1}").get_data(as_text=True)
+    assert "past the last result" in past and "Nothing is labelled like that" not in past
+    typed = browse_client.get("/search?q=p&type=Skill").get_data(as_text=True)
+    assert 'rel="next" href="/search?q=p&amp;type=Skill&amp;page=2"' in typed  # the filter kept
+    assert browse_client.get("/search?q=m&page=0").status_code == 400
+
+
 # ---------------------------------------------------------------- the index file, per build
 
 

@@ -6,6 +6,8 @@ first; answered from the in-memory entity index (no store query).
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from mlkg.entities import class_from_key, iri_to_path
@@ -17,6 +19,8 @@ from mlkg.web.entities import settings, snapshot
 bp = Blueprint("search", __name__)
 
 DEFAULT_LIMIT, MAX_LIMIT, PAGE_LIMIT = 10, 50, 50
+#: How far into the ranked matches a client can page (each request ranks offset + limit of them).
+MAX_OFFSET = 10_000
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -80,8 +84,15 @@ def api() -> Response:
     snap = snapshot()
     q = _query_arg(required=True)
     limit = _int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    hits = snap.index.search(q, limit=limit, types=_types_arg(snap))
-    response = jsonify({"query": q, "results": [hit_json(snap, h) for h in hits]})
+    offset = _int_arg("offset", 0, 0, MAX_OFFSET)
+    # one more than asked for: whether there are more past this page
+    hits = snap.index.search(q, limit=offset + limit + 1, types=_types_arg(snap))
+    response = jsonify({
+        "query": q,
+        "offset": offset,
+        "results": [hit_json(snap, h) for h in hits[offset : offset + limit]],
+        "more": len(hits) > offset + limit,
+    })
     response.headers["Cache-Control"] = "public, max-age=60"
     return response
 
@@ -91,16 +102,33 @@ def page() -> str:
     """The search page: a form, and the results for q when given."""
     snap = snapshot()
     q = _query_arg(required=False)
+    number = _int_arg("page", 1, 1, MAX_OFFSET // PAGE_LIMIT + 1)
+    first = (number - 1) * PAGE_LIMIT
     # one more than the page shows, to tell "50 results" from "50 of more"
-    hits = snap.index.search(q, limit=PAGE_LIMIT + 1, types=_types_arg(snap)) if q else []
-    results = [hit_json(snap, h) for h in hits[:PAGE_LIMIT]]
+    hits = snap.index.search(q, limit=first + PAGE_LIMIT + 1, types=_types_arg(snap)) if q else []
+    results = [hit_json(snap, h) for h in hits[first : first + PAGE_LIMIT]]
     suggestions = []
     if q and not hits:
         base = settings().base_iri
         suggestions = [
             {"label": e.label, "path": iri_to_path(e.iri, base)} for e in snap.index.suggest(q)
         ]
+    more = len(hits) > first + PAGE_LIMIT
     return render_template(
-        "search/results.html", q=q, results=results, suggestions=suggestions,
-        more=len(hits) > PAGE_LIMIT,
+        "search/results.html", q=q, results=results, suggestions=suggestions, more=more,
+        first=first, past_end=bool(hits) and not results,
+        prev_url=_page_url(q, number - 1) if number > 1 and results else None,
+        next_url=_page_url(q, number + 1) if more else None,
+        first_url=_page_url(q, 1),
     )
+
+
+def _page_url(q: str, number: int) -> str:
+    """The search page's URL for page `number` of `q`, keeping the type filter."""
+    args = {"q": q}
+    kind = request.args.get("type", "").strip()
+    if kind:
+        args["type"] = kind
+    if number > 1:
+        args["page"] = str(number)
+    return "/search?" + urlencode(args)
