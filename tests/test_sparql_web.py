@@ -10,9 +10,12 @@ import socket
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from _live import Listener, LiveServer, build_from_files, serving
 from rdflib import Graph, URIRef
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
@@ -637,3 +640,37 @@ def test_format_takes_the_names_accept_takes(url: str, query: str, override: str
     response = requests.get(url, params={"query": query, "format": override}, timeout=10)
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].split(";")[0] == expected
+
+
+def _unquote_or_error(text: str) -> str:
+    from urllib.parse import unquote_plus
+
+    try:
+        return unquote_plus(text, errors="strict")
+    except UnicodeDecodeError:
+        return "<not UTF-8>"
+
+
+def _decoded_or_error(text: str) -> str:
+    from mlkg.web.sparql import decode_component
+
+    try:
+        return decode_component(text)
+    except UnicodeDecodeError:
+        return "<not UTF-8>"
+
+
+_PIECES = st.one_of(
+    st.text(max_size=6),
+    st.sampled_from(["%", "%2", "%zz", "%C3", "%A9", "%e9", "+", "%2B", "%5C", "\\", "\\x41", "%%"]),
+    st.integers(0, 255).map(lambda b: f"%{b:02X}"),
+    st.integers(0, 255).map(lambda b: f"%{b:02x}"),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(max_size=40).map(quote_plus), st.lists(_PIECES, max_size=10).map("".join)))
+def test_the_fast_decoding_of_a_query_string_is_unquote_plus(text: str) -> None:
+    """The fast path decodes `query=` in C where it can; it must give what unquote_plus gives
+    (the same text, the same refusal of bytes that are not UTF-8) for any input."""
+    assert _decoded_or_error(text) == _unquote_or_error(text)

@@ -6,6 +6,7 @@ No RDF logic here: `mlkg.sparql` analyses and refuses, the backend runs, `mlkg.s
 
 from __future__ import annotations
 
+import codecs
 import io
 import time
 from urllib.parse import parse_qs, unquote_plus, unquote_to_bytes
@@ -281,6 +282,27 @@ FAST_ERROR = "mlkg.sparql.error"
 _FAST_PARAMS = frozenset({"query", "format", "output", "default-graph-uri", "named-graph-uri"})
 
 
+def decode_component(text: str) -> str:
+    """`unquote_plus(text, errors="strict")`, in C for the usual case: an ASCII query string with
+    no backslash, whose `%XX` escapes `codecs.escape_decode` reads as `\\xXX` (timed alone on a
+    look-up's query string: 1.2-1.9 µs against 6.4-10.6 µs). Anything else, and escapes it cannot
+    read (`%zz`, a lone `%`), take `unquote_plus`, which leaves those as they are.
+
+    :raises UnicodeDecodeError: when the decoded bytes are not UTF-8, as `unquote_plus` does.
+
+    >>> decode_component("SELECT+%3Fs+%7B%7D+%23+caf%C3%A9"), decode_component("100%25+%zz")
+    ('SELECT ?s {} # café', '100% %zz')
+    """
+    if text.isascii() and "\\" not in text:
+        try:
+            raw = codecs.escape_decode(text.replace("+", " ").replace("%", "\\x"))[0]
+        except ValueError:  # an escape that is not two hex digits: unquote_plus keeps it as text
+            pass
+        else:
+            return raw.decode("utf-8")
+    return unquote_plus(text, errors="strict")
+
+
 class FastPath:
     """WSGI middleware: answers plain query requests to /sparql without Flask's per-request work.
 
@@ -367,7 +389,7 @@ class FastPath:
             query_string = environ.get("QUERY_STRING", "")
             if query_string.startswith("query=") and "&" not in query_string:
                 # what parse_qs gives, sooner; text that is not UTF-8 goes to Flask, which says so
-                params = {"query": [unquote_plus(query_string[6:], errors="strict")]}
+                params = {"query": [decode_component(query_string[6:])]}
             else:
                 params = parse_qs(query_string, keep_blank_values=True, errors="strict")
             if not params.keys() <= _FAST_PARAMS:
