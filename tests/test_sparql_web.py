@@ -637,3 +637,14 @@ def test_format_takes_the_names_accept_takes(url: str, query: str, override: str
     response = requests.get(url, params={"query": query, "format": override}, timeout=10)
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].split(";")[0] == expected
+
+
+def test_service_descriptions_kept_for_reuse_stay_few_whatever_hosts_clients_name(queries_app) -> None:
+    """The description names the endpoint by the request's Host, and one was kept per host and format
+    for the store's lifetime: a client naming a new host in each request grew the server's memory
+    without end."""
+    client = queries_app.test_client()
+    for n in range(300):
+        response = client.get("/sparql", headers={"Accept": "text/turtle", "Host": f"h{n}.example"})
+        assert f"<http://h{n}.example/sparql>" in response.get_data(as_text=True)
+    assert len(queries_app.extensions["mlkg"]["sparql_sd_cache"]) <= 64
