@@ -257,6 +257,43 @@ def test_a_build_killed_while_writing_leaves_the_previous_store(mini: Settings) 
     assert not [name for name in _stores(mini) if name.startswith(".")]
 
 
+OTHER_BUILD = """
+import sys
+from pathlib import Path
+import mlkg.build as b
+from mlkg.config import Settings
+
+b.build(Settings().with_overrides(data_dirs=(Path(sys.argv[1]),), var_dir=Path(sys.argv[2])),
+        check_sources=False)
+"""
+
+
+def test_two_builds_of_the_same_data_at_once_keep_the_store_the_first_one_installed(
+    mini: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build that finished second deleted the store the first had put in service (and a
+    server may have opened) and renamed its own copy over it."""
+    import mlkg.build as build_module
+
+    real_fill = build_module._fill
+    installed: list[int] = []
+
+    def fill_while_another_build_finishes(path: Path, quads: list) -> None:
+        real_fill(path, quads)
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        subprocess.run(
+            [sys.executable, "-c", OTHER_BUILD, str(mini.data_dirs[0]), str(mini.var_dir)],
+            env=env, check=True, timeout=120,
+        )
+        installed.append(current_store(mini).stat().st_ino)
+
+    monkeypatch.setattr(build_module, "_fill", fill_while_another_build_finishes)
+    meta = build(mini, check_sources=False)
+    assert current_store(mini).name == meta.id
+    assert current_store(mini).stat().st_ino == installed[0]  # the same folder, never replaced
+    assert _stores(mini) == [meta.id]  # and no temporary folder left
+
+
 def test_old_stores_are_pruned_but_the_current_one_stays(mini: Settings) -> None:
     ids = []
     for n in range(KEEP_STORES + 1):

@@ -18,6 +18,22 @@ def test_numbers_come_from_the_environment(monkeypatch) -> None:
     assert (settings.query_timeout, settings.workers, settings.result_limit) == (2.5, 3, 10000)
 
 
+def test_an_empty_path_or_base_is_the_default_as_for_numbers(monkeypatch, tmp_path) -> None:
+    """MLKG_VAR= (set but empty, as a compose file passes an unset variable on) meant the current
+    folder: `mlkg build` wrote stores/, current, cache/ and docs/ wherever it was run, and
+    MLKG_SOURCES= looked for the documents there; MLKG_BASE= made every IRI relative."""
+    names = ("MLKG_VAR", "MLKG_SOURCES", "MLKG_BASE")
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    defaults = Settings()
+    monkeypatch.chdir(tmp_path)
+    for name in names:
+        monkeypatch.setenv(name, "")
+    settings = Settings()
+    assert (settings.var_dir, settings.sources_dir, settings.base_iri) == (
+        defaults.var_dir, defaults.sources_dir, defaults.base_iri)
+
+
 @pytest.mark.parametrize(
     ("name", "value", "what"),
     [

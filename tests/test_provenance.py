@@ -323,8 +323,9 @@ def test_statement_with_a_literal_value() -> None:
     ("evidence", "message"),
     [
         (span(40, 400), "offsets 40-400 lie outside the document ("),
-        (span(9, 9), "offsets 9-9 lie outside the document ("),
-        (span(20, 10), "offsets 20-10 lie outside the document ("),
+        # an empty or reversed span was said to "lie outside the document"
+        (span(9, 9), "offsets 9-9 are empty or reversed: the end offset is exclusive and must exceed"),
+        (span(20, 10), "offsets 20-10 are empty or reversed: the end offset is exclusive and must"),
         (span(0, 5, URIRef(SOURCE + "t9")), f"span names an unknown source document <{SOURCE}t9>"),
         (
             URIRef("https://example.org/page"),

@@ -374,3 +374,35 @@ def test_the_listening_socket_hands_connections_over_without_nagle() -> None:
         client.close()
     finally:
         listener.close()
+
+
+def test_reload_signals_only_the_server_that_wrote_the_pid_file(tmp_path) -> None:
+    """A server killed with SIGKILL leaves its pid file; when another process got that pid,
+    `mlkg reload` sent it SIGHUP (which ended it) and counted it as a server asked to reload."""
+    from mlkg.config import Settings
+    from mlkg.serve import pid_dir, reload_servers
+
+    settings = Settings().with_overrides(var_dir=tmp_path)
+    write = ("import signal, sys, time\n"
+             "from pathlib import Path\nfrom mlkg.config import Settings\nfrom mlkg.serve import write_pidfile\n"
+             "signal.signal(signal.SIGHUP, lambda *_: sys.exit(3))\n"
+             f"write_pidfile(Settings().with_overrides(var_dir=Path({str(tmp_path)!r})))\n"
+             "print('ready', flush=True)\ntime.sleep(float(sys.argv[1]))\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    gone = subprocess.run([sys.executable, "-c", write, "0"], env=env, check=True)
+    assert gone.returncode == 0
+    (stale,) = pid_dir(settings).glob("serve-*.pid")
+    other = subprocess.Popen(["sleep", "30"])  # another program, now holding the dead server's pid
+    try:
+        reused = pid_dir(settings) / f"serve-{other.pid}.pid"
+        reused.write_text(stale.read_text().replace(stale.name[6:-4], str(other.pid), 1))
+        stale.unlink()
+        assert reload_servers(settings) == []
+        assert other.poll() is None and not reused.exists()
+        live = subprocess.Popen([sys.executable, "-c", write, "30"], env=env, stdout=subprocess.PIPE, text=True)
+        assert live.stdout.readline() == "ready\n"
+        assert reload_servers(settings) == [live.pid]
+        assert live.wait(timeout=10) == 3
+    finally:
+        other.kill()
+        other.wait()

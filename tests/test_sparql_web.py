@@ -674,3 +674,14 @@ def test_the_fast_decoding_of_a_query_string_is_unquote_plus(text: str) -> None:
     """The fast path decodes `query=` in C where it can; it must give what unquote_plus gives
     (the same text, the same refusal of bytes that are not UTF-8) for any input."""
     assert _decoded_or_error(text) == _unquote_or_error(text)
+
+
+def test_service_descriptions_kept_for_reuse_stay_few_whatever_hosts_clients_name(queries_app) -> None:
+    """The description names the endpoint by the request's Host, and one was kept per host and format
+    for the store's lifetime: a client naming a new host in each request grew the server's memory
+    without end."""
+    client = queries_app.test_client()
+    for n in range(300):
+        response = client.get("/sparql", headers={"Accept": "text/turtle", "Host": f"h{n}.example"})
+        assert f"<http://h{n}.example/sparql>" in response.get_data(as_text=True)
+    assert len(queries_app.extensions["mlkg"]["sparql_sd_cache"]) <= 64

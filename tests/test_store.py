@@ -72,6 +72,14 @@ def test_missing_file_and_folder_are_clear_errors(tmp_path: Path) -> None:
         turtle_files([tmp_path / "absent"])
 
 
+def test_a_data_folder_without_data_files_is_a_clear_error(tmp_path: Path) -> None:
+    """An empty data folder (or one of .ttl.bak files) loaded the ontology alone: `mlkg build`
+    put a store without any data in service, and `mlkg validate` said it conformed."""
+    (tmp_path / "notes.md").write_text("moved away", encoding="utf-8")
+    with pytest.raises(DataError, match=r"no data files \(\*\.ttl\) in .*: nothing to load"):
+        load_dataset(ONTOLOGY, [tmp_path])
+
+
 def test_turtle_files_are_sorted_and_ttl_only(tmp_path: Path) -> None:
     for name in ("b.ttl", "a.ttl", "notes.md", "c.ttl.bak"):
         (tmp_path / name).write_text(GOOD, encoding="utf-8")

@@ -130,6 +130,23 @@ def test_editor_partial_loads_yasgui_when_set_up(queries_app) -> None:
         assert 'id="yasgui"' not in html
 
 
+def test_editor_examples_run_as_their_canned_queries(queries_app) -> None:
+    """An example with a default ran with its parameter unbound: 'Average salary in a place' gave
+    every place's figures, 'Certifications under a price' nothing, 'Entity mentions' the time limit."""
+    from mlkg.web.ui import editor_context
+
+    with queries_app.test_request_context():
+        examples = editor_context()["examples"]
+    client = queries_app.test_client()
+    assert any(ex["name"] == "certifications_under_price" for ex in examples)
+    for ex in examples:
+        raw = client.post("/sparql", data={"query": ex["text"], "format": "json"})
+        assert raw.status_code == 200, ex["name"]
+        canned = client.get(f"/queries/{ex['name']}?format=srj").get_json()
+        rows = sorted(map(str, raw.get_json()["results"]["bindings"]))
+        assert rows == sorted(map(str, canned["results"]["bindings"])), ex["name"]
+
+
 def test_home_over_the_real_data_counts_entities_not_alignment_justifications(queries_app) -> None:
     """The ESCO alignment's owl:Axiom nodes were listed as a class of 57 'axiom' entities."""
     html = queries_app.test_client().get("/", headers={"Accept": "text/html"}).get_data(as_text=True)

@@ -117,6 +117,13 @@ def _stat(pid: int) -> list[str] | None:
     return text[text.rindex(")") + 2 :].split()
 
 
+def start_time(pid: int) -> int | None:
+    """When `pid` started, in clock ticks after boot (None when it is gone): with the pid, it tells
+    a process from a later one that was given the same pid."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields and len(fields) > 19 else None
+
+
 def _children_by_parent() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):

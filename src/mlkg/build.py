@@ -166,8 +166,16 @@ def install_store(settings: Settings, store_id: str, fill, meta: StoreMeta) -> P
         try:
             fill(tmp)
             (tmp / "meta.json").write_text(json.dumps(asdict(meta), indent=2), encoding="utf-8")
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
+            if not (final / "meta.json").exists():  # a folder without it is no store (a pruning cut short)
+                shutil.rmtree(final, ignore_errors=True)
+            try:
+                os.replace(tmp, final)
+            except OSError:
+                if not (final / "meta.json").exists():
+                    raise
+                # another build of the same data installed it meanwhile, and may have put it in
+                # service: it is kept (servers may have opened it), this copy is dropped
+                shutil.rmtree(tmp, ignore_errors=True)
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             raise StoreError(f"could not write the store in {stores}: {exc}; the previous store is still in service") from exc

@@ -10,7 +10,15 @@ from pathlib import Path
 from mlkg.errors import ConfigError
 from mlkg.namespaces import BASE
 
-PROJECT_ROOT = Path(os.environ.get("MLKG_HOME", Path(__file__).resolve().parents[2]))
+
+def _env_text(name: str, default: str) -> str:
+    """The value of environment variable `name`, `default` when unset or empty (as for numbers:
+    an empty MLKG_VAR is not the current folder)."""
+    raw = os.environ.get(name)
+    return raw if raw and raw.strip() else default
+
+
+PROJECT_ROOT = Path(_env_text("MLKG_HOME", str(Path(__file__).resolve().parents[2])))
 
 
 def _env_int(name: str, default: int) -> int:
@@ -62,13 +70,13 @@ class Settings:
     queries_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "queries")
     sources_dir: Path = field(
         default_factory=lambda: Path(
-            os.environ.get("MLKG_SOURCES", PROJECT_ROOT.parent / "shared" / "seeds")
+            _env_text("MLKG_SOURCES", str(PROJECT_ROOT.parent / "shared" / "seeds"))
         ).resolve()
     )
     var_dir: Path = field(
-        default_factory=lambda: Path(os.environ.get("MLKG_VAR", PROJECT_ROOT / "var")).resolve()
+        default_factory=lambda: Path(_env_text("MLKG_VAR", str(PROJECT_ROOT / "var"))).resolve()
     )
-    base_iri: str = field(default_factory=lambda: os.environ.get("MLKG_BASE", BASE))
+    base_iri: str = field(default_factory=lambda: _env_text("MLKG_BASE", BASE))
     store_url: str | None = field(default_factory=lambda: os.environ.get("MLKG_STORE_URL") or None)
     query_timeout: float = field(default_factory=lambda: _env_float("MLKG_QUERY_TIMEOUT", 10.0))
     result_limit: int = field(default_factory=lambda: _env_int("MLKG_RESULT_LIMIT", 10000))

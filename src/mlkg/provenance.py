@@ -243,6 +243,10 @@ def check_spans(graph: Graph, texts: dict[URIRef, str]) -> list[SpanProblem]:
         if text is None:
             problems.append(SpanProblem(node, iri, f"span names an unknown source document <{span.doc}>"))
             continue
+        if span.start >= span.end:
+            problems.append(SpanProblem(node, iri, f"offsets {span.start}-{span.end} are empty or reversed: the end "
+                                        "offset is exclusive and must exceed the start"))
+            continue
         if not (0 <= span.start < span.end <= len(text)):
             problems.append(SpanProblem(node, iri, f"offsets {span.start}-{span.end} lie outside the document ({len(text)} characters)"))
             continue

@@ -300,20 +300,29 @@ def pid_dir(settings: Settings):
 
 
 def write_pidfile(settings: Settings):
+    from mlkg._procs import start_time
+
     folder = pid_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"serve-{os.getpid()}.pid"
-    path.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    path.write_text(f"{os.getpid()} {start_time(os.getpid())}\n", encoding="utf-8")
     return path
 
 
 def reload_servers(settings: Settings) -> list[int]:
-    """Send SIGHUP to every live `mlkg serve` over `settings.var_dir`; the pids signalled."""
+    """Send SIGHUP to every live `mlkg serve` over `settings.var_dir`; the pids signalled. A pid
+    file whose process is gone is removed, also when another process has its pid now (the file
+    records when the server started: SIGHUP ends most programs)."""
+    from mlkg._procs import start_time
+
     sent = []
     folder = pid_dir(settings)
     for path in sorted(folder.glob("serve-*.pid")) if folder.is_dir() else []:
         try:
-            pid = int(path.read_text(encoding="utf-8").strip())
+            number, *started = path.read_text(encoding="utf-8").split()
+            pid = int(number)
+            if started and started[0] != str(start_time(pid)):
+                raise ProcessLookupError(pid)  # not the server that wrote it
             os.kill(pid, signal.SIGHUP)
             sent.append(pid)
         except (OSError, ValueError):

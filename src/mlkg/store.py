@@ -75,7 +75,13 @@ def shapes_files(ontology_dir: Path) -> list[Path]:
 def load_dataset(ontology_dir: Path, data_dirs: Iterable[Path]) -> Dataset:
     """Ontology, shapes excluded, and data: one named graph per file, spans expanded in their graph."""
     dataset = bind_prefixes(Dataset())
-    for path in turtle_files([ontology_dir]) + turtle_files(data_dirs):
+    data_dirs = list(data_dirs)
+    data_files = turtle_files(data_dirs)
+    if not data_files:  # the ontology alone would build, validate and go in service as the graph
+        folders = ", ".join(str(folder) for folder in data_dirs)
+        raise DataError(f"no data files (*.ttl) in {folders}: nothing to load "
+                        "(is MLKG_HOME the project folder?)", file=folders)
+    for path in turtle_files([ontology_dir]) + data_files:
         if is_shapes_file(path):
             continue
         graph = dataset.graph(graph_iri(path))

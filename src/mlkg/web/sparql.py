@@ -28,6 +28,8 @@ DIRECT = "application/sparql-query"
 UPDATE = "application/sparql-update"
 TRUNCATED_HEADER = "MLKG-Truncated"
 LIMIT_HEADER = "X-SPARQL-MaxRows"
+#: Service descriptions kept written, per endpoint IRI (from the request's Host) and format.
+SD_CACHE_ENTRIES = 32
 
 RESULT_CANDIDATES = [f for f in FORMATS if f.kind == "results"]
 GRAPH_CANDIDATES = [f for f in FORMATS if f.kind == "graph"] + [
@@ -235,6 +237,8 @@ def _service_description(fmt: OutputFormat) -> Response:
     cache = state.setdefault("sparql_sd_cache", {})
     key = (endpoint, fmt.name)
     if key not in cache:
+        if len(cache) >= SD_CACHE_ENTRIES:  # a Host of the client's choosing each time
+            cache.clear()
         backend = state["backend"]
         settings = state["settings"]
         triples = backend.info().get("triples")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from flask import Blueprint, current_app, render_template, request
@@ -330,11 +330,13 @@ def vendor_asset(name: str) -> str | None:
 
 def editor_context() -> dict[str, object]:
     """What the query editor partial needs: YASGUI's assets (None when not set up), example queries
-    (canned questions without required parameters) and the prefixes."""
+    (canned questions without required parameters, their defaults bound as the canned query binds
+    them: unbound, a parameter matched anything or nothing) and the prefixes."""
     examples = []
     for query in _catalogue() or ():
         if not any(p.needed for p in query.parameters) and len(examples) < 10:
-            examples.append({"name": query.name, "summary": query.summary, "text": query.text})
+            text = replace(query, page_size=None).render(query.bindings({}))  # no paging LIMIT
+            examples.append({"name": query.name, "summary": query.summary, "text": text})
     return {
         "script": vendor_asset("yasgui/yasgui.min.js"),
         "css": vendor_asset("yasgui/yasgui.min.css"),
