@@ -117,8 +117,9 @@ def content_hash(lines: list[str]) -> str:
     return digest.hexdigest()
 
 
-def write_store(settings: Settings, quads: list[tuple]) -> StoreMeta:
-    """Write quads (default graph = union, plus one named graph per file) and swap the store in."""
+def write_store(settings: Settings, quads: list[tuple], ready=None) -> StoreMeta:
+    """Write quads (default graph = union, plus one named graph per file) and swap the store in
+    (after `ready(store folder)`, when given)."""
     ox_quads, lines, union = [], [], set()
     graphs = set()
     for s, p, o, g in quads:
@@ -135,7 +136,7 @@ def write_store(settings: Settings, quads: list[tuple]) -> StoreMeta:
     store_id = digest[:16]
     meta = StoreMeta(id=store_id, content_hash=digest, triples=len(union), quads=len(ox_quads),
                      graphs=len(graphs), built_at=time.time())
-    final = install_store(settings, store_id, lambda path: _fill(path, ox_quads), meta)
+    final = install_store(settings, store_id, lambda path: _fill(path, ox_quads), meta, ready=ready)
     return replace(meta, id=final.name)
 
 
@@ -147,9 +148,10 @@ def _fill(path: Path, quads: list) -> None:
     del store
 
 
-def install_store(settings: Settings, store_id: str, fill, meta: StoreMeta) -> Path:
-    """Fill a store in a temporary folder, then rename it into place and repoint `current`
-    atomically; the store's folder. A store of that id already built is kept, unless it was found
+def install_store(settings: Settings, store_id: str, fill, meta: StoreMeta, ready=None) -> Path:
+    """Fill a store in a temporary folder, then rename it into place, call `ready(folder)` when
+    given (what servers need from the store first, written before they can swap it in), and
+    repoint `current` atomically; the store's folder. A store of that id already built is kept, unless it was found
     corrupt after its build (`mlkg.integrity`): the fresh copy then goes beside it, as `<id>-2`
     (`-3` …), a new folder that running servers swap in as they do any rebuild (they hold the
     damaged one open until then, and its derived files stay apart)."""
@@ -182,6 +184,8 @@ def install_store(settings: Settings, store_id: str, fill, meta: StoreMeta) -> P
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+    if ready is not None:
+        ready(final)
     link_tmp = settings.var_dir / f".current-{os.getpid()}"
     if link_tmp.is_symlink() or link_tmp.exists():
         link_tmp.unlink()
@@ -252,18 +256,23 @@ def build(settings: Settings, *, check_sources: bool = True) -> StoreMeta:
             + "\n".join(v.render() for v in violations[:50]),
             violations=len(violations),
         )
-    meta = write_store(settings, skolemize(dataset))
+    meta = write_store(settings, skolemize(dataset), ready=lambda store_dir: _write_index(settings, store_dir))
     from mlkg.ontodocs import write_docs  # the ontology documentation of this build (mlkg.ontodocs)
 
     try:
         write_docs(settings, meta)
     except (OSError, StoreError) as exc:  # the store is in service; /ontology regenerates the docs
         logging.getLogger("mlkg.build").warning("ontology docs not written: %s", exc)
-    from mlkg.search import index_file  # the entity index the pages and search load (mlkg.snapshot)
+    return meta
 
-    store_dir = current_store(settings)
+
+def _write_index(settings: Settings, store_dir: Path) -> None:
+    """The entity index pages and search load (mlkg.snapshot), written before `current` points at
+    the store: a server that swaps it in finds it there (written after, entity pages and search
+    waited for it, ~11 s at 1M triples)."""
+    from mlkg.search import index_file
+
     try:
         index_file(store_dir, settings.var_dir, settings.base_iri)
-    except StoreError as exc:  # the store is in service; the first server to need it writes it
+    except StoreError as exc:  # the first server to need it writes it
         logging.getLogger("mlkg.build").warning("entity index not written: %s", exc.detail)
-    return meta
