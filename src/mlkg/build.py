@@ -151,10 +151,10 @@ def _fill(path: Path, quads: list) -> None:
 def install_store(settings: Settings, store_id: str, fill, meta: StoreMeta, ready=None) -> Path:
     """Fill a store in a temporary folder, then rename it into place, call `ready(folder)` when
     given (what servers need from the store first, written before they can swap it in), and
-    repoint `current` atomically; the store's folder. A store of that id already built is kept, unless it was found
-    corrupt after its build (`mlkg.integrity`): the fresh copy then goes beside it, as `<id>-2`
-    (`-3` …), a new folder that running servers swap in as they do any rebuild (they hold the
-    damaged one open until then, and its derived files stay apart)."""
+    repoint `current` atomically; the store's folder. A store of that id already built is kept,
+    unless it was found corrupt after its build (`mlkg.integrity`): the fresh copy then goes beside
+    it, as `<id>-2` (`-3` …), a new folder that running servers swap in as they do any rebuild
+    (they hold the damaged one open until then, and its derived files stay apart)."""
     stores = settings.var_dir / "stores"
     stores.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(settings.var_dir)
@@ -256,7 +256,7 @@ def build(settings: Settings, *, check_sources: bool = True) -> StoreMeta:
             + "\n".join(v.render() for v in violations[:50]),
             violations=len(violations),
         )
-    meta = write_store(settings, skolemize(dataset), ready=lambda store_dir: _write_index(settings, store_dir))
+    meta = write_store(settings, skolemize(dataset), ready=lambda folder: _write_index(settings, folder))
     from mlkg.ontodocs import write_docs  # the ontology documentation of this build (mlkg.ontodocs)
 
     try:

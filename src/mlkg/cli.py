@@ -266,11 +266,12 @@ def query(ctx: click.Context, name_or_file: str, params: tuple[str, ...], format
     """Run a canned query by NAME (see `mlkg queries`) or a FILE.rq, on the built store."""
     from mlkg.backends import EmbeddedBackend
     from mlkg.build import current_store
-    from mlkg.catalogue_run import MAX_PAGE, run_canned
+    from mlkg.catalogue_run import MAX_PAGE, answer_formats, run_canned
     from mlkg.queries import RESERVED, load_catalogue, load_query
 
     if page > MAX_PAGE:  # the engine would refuse its OFFSET as a "Malformed query"
-        raise click.BadParameter(f"{page} is past the last page there can be, {MAX_PAGE}", param_hint="'--page'")
+        raise click.BadParameter(f"{page} is past the last page there can be, {MAX_PAGE}",
+                                 param_hint="'--page'")
     settings = _settings(ctx)
     if name_or_file.endswith(".rq"):
         path = Path(name_or_file)
@@ -289,10 +290,12 @@ def query(ctx: click.Context, name_or_file: str, params: tuple[str, ...], format
         if key in RESERVED:  # page and format: bindings() would pass over them
             raise click.ClickException(f"{key!r} is not a query parameter: use --{key}")
         args.setdefault(key, []).append(value)
-    if canned.form == "ASK" and format_name in ("csv", "tsv"):  # the answer's message lists html
+    offered = ["table", *(f.name for f in answer_formats(canned.form) if f.name != "html")]
+    if format_name not in offered:  # csv or tsv for an ASK (the answer's own message offers html)
         raise click.BadParameter(
             f"an ASK query's answer (true or false) has no {format_name} form (CSV and TSV carry "
-            "SELECT tables); use table, json, srj or srx", param_hint="'-f' / '--format'")
+            f"SELECT tables); use {', '.join(offered[:-1])} or {offered[-1]}",
+            param_hint="'-f' / '--format'")
     answer = run_canned(EmbeddedBackend(current_store(settings)), canned, args, page=page)
     text = answer.serialize(format_name).decode()
     click.echo(text, nl=not text.endswith("\n"))  # JSON ends without one: the shell's prompt

@@ -21,6 +21,7 @@ from mlkg.errors import (
     is_corruption,
 )
 
+
 def memory_detail(limit_mb: int = 0) -> str:
     """What a query that needed more memory than a query worker may use is told.
 

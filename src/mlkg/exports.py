@@ -202,11 +202,10 @@ def _described(
             path.parent.mkdir(parents=True, exist_ok=True)
             with filecache.exclusive(path):
                 if not path.exists() and elsewhere is not None:
-                    limit = 30 * settings.query_timeout if settings.query_timeout else None
                     job = (settings, Path(elsewhere), meta, path)
                     integrity.run_guarded(
                         settings.var_dir, elsewhere, "mlkg.exports:_write_description_of", job,
-                        timeout=limit,
+                        timeout=filecache.per_build_limit(settings.query_timeout),
                     )
                 elif not path.exists():
                     return _write_description(settings, store, meta, path)

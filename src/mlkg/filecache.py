@@ -104,6 +104,16 @@ def being_written(path: Path) -> Path | None:
 POLL = 0.5
 
 
+def per_build_limit(query_timeout: float | None) -> float | None:
+    """The time limit (s) of work done once per build for every request (the entity index, the
+    dataset description, the check before a swap): 30 × the query limit; None when queries have none.
+
+    >>> per_build_limit(10.0), per_build_limit(None)
+    (300.0, None)
+    """
+    return 30 * query_timeout if query_timeout else None
+
+
 def run_elsewhere(
     target: str,
     args: tuple,

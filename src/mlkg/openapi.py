@@ -228,6 +228,13 @@ def _answer(formats: tuple[AnswerFormat, ...]) -> dict[str, Any]:
     }
 
 
+#: A problem's body: problem JSON, or the HTML error page for browsers.
+_PROBLEM_CONTENT = {
+    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}},
+    "text/html": {"schema": {"type": "string"}},
+}
+
+
 def _components() -> dict[str, Any]:
     term = {"type": ["string", "number", "integer", "boolean", "null"]}
     return {
@@ -289,12 +296,7 @@ def _components() -> dict[str, Any]:
                 "description": "A problem (RFC 9457): a missing or ill-typed parameter names the "
                 "parameter "
                 "and the expected type.",
-                "content": {
-                    "application/problem+json": {
-                        "schema": {"$ref": "#/components/schemas/Problem"}
-                    },
-                    "text/html": {"schema": {"type": "string"}},
-                },
+                "content": _PROBLEM_CONTENT,
             },
             "TooManyRequests": {
                 "description": "The client is over a fair-use limit (requests in flight, or "
@@ -306,12 +308,7 @@ def _components() -> dict[str, Any]:
                         "schema": {"type": "integer", "minimum": 0},
                     }
                 },
-                "content": {
-                    "application/problem+json": {
-                        "schema": {"$ref": "#/components/schemas/Problem"}
-                    },
-                    "text/html": {"schema": {"type": "string"}},
-                },
+                "content": _PROBLEM_CONTENT,
             },
         },
     }

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlkg._rows import Backend
+from mlkg.filecache import per_build_limit
 from mlkg.errors import StoreCorruptError, StoreError
 from mlkg.labels import Vocabulary, load_vocabulary
 from mlkg.search import GENID, EntityIndex, cached_index, load_index
@@ -52,15 +53,14 @@ def load_snapshot(
 
     With `var_dir` and a backend over a local store (one with a `store_dir`), the entity index
     comes from its file under ``var/cache/<store id>/``, written first by a child process if it is
-    not there (`mlkg.search.cached_index`; it is given 30 × `timeout`, as it is written once per
-    build); otherwise, or if that fails (logged), from one query through the backend.
+    not there (`mlkg.search.cached_index`, within `mlkg.filecache.per_build_limit`); otherwise,
+    or if that fails (logged), from one query through the backend.
     """
     store_dir = getattr(backend, "store_dir", None)
     index = None
     if var_dir is not None and store_dir is not None:
-        limit = 30 * timeout if timeout else None
         try:
-            index = cached_index(store_dir, var_dir, base, timeout=limit)
+            index = cached_index(store_dir, var_dir, base, timeout=per_build_limit(timeout))
         except StoreCorruptError:
             raise  # no query would fare better
         except StoreError as exc:

@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -78,8 +79,6 @@ class StoreWatcher:
             self._busy = False
 
     def _open_and_swap(self, target: str) -> None:
-        from pathlib import Path
-
         from mlkg.backends import PooledBackend
         from mlkg.errors import MlkgError
 
@@ -138,13 +137,11 @@ class StoreWatcher:
 
         :raises OSError: when it cannot be read for another reason (it will not open).
         """
-        from pathlib import Path
-
         from mlkg import filecache, integrity
 
         var_dir, asked = self.settings.var_dir, time.time()
-        limit = 30 * (self.settings.query_timeout or 10)  # as for the entity index: once per build
         job = (Path(target), var_dir, asked)
+        limit = filecache.per_build_limit(self.settings.query_timeout)
         filecache.run_elsewhere("mlkg.integrity:check", job, timeout=limit)
         found = integrity.recorded(var_dir, Path(target))
         if found is None:

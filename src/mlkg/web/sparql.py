@@ -41,14 +41,9 @@ CANDIDATES = {
     "boolean": formats_of("boolean"),
     "graph": GRAPH_CANDIDATES,
 }
-#: `format=json` or `format=xml` on a CONSTRUCT means the RDF form of each (what SPARQLWrapper sends).
-GRAPH_ALIASES = {
-    "json": "jsonld",
-    "xml": "rdfxml",
-    "rdf": "rdfxml",
-    "n3": "turtle",
-    "ttl": "turtle",
-}
+#: Names of graph formats `by_name` does not know: N3 asked for (Turtle is N3's subset). It reads
+#: `format=json` and `format=xml` on a CONSTRUCT (what SPARQLWrapper sends) as JSON-LD and RDF/XML.
+GRAPH_ALIASES = {"n3": "turtle"}
 
 
 #: The query editor, on offer to browsers beside the service description: (type, aliases).
