@@ -11,6 +11,7 @@ from mlkg.config import Settings
 from mlkg.errors import SourceError
 from mlkg.namespaces import BASE, MLKG, OA, SCHEMA, SOURCE
 from mlkg.provenance import (
+    LABELS,
     Span,
     check_spans,
     describe_source,
@@ -78,7 +79,9 @@ def test_a_real_statement_moved_to_another_span_is_caught(real_texts: dict[URIRe
     for p, o in real.predicate_objects(statement):
         small.add((statement, p, o))
     target = real.value(statement, RDF.object)
-    small.add((target, RDFS.label, real.value(target, RDFS.label)))
+    for name in LABELS:  # a span may state the object by its label or an alternative one
+        for label in real.objects(target, name):
+            small.add((target, name, label))
     for doc in real.subjects(RDF.type, MLKG.SourceDocument):
         for p, o in real.predicate_objects(doc):
             small.add((doc, p, o))
