@@ -427,6 +427,24 @@ def test_a_small_bounded_answer_is_written_by_the_engine_in_one_call(
     }
 
 
+def test_an_answer_longer_in_bytes_than_the_cap_in_rows_is_counted_not_rewritten(
+    inline: PooledBackend, pooled: PooledBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a cap of 50 rows, an answer of a few rows in more than 50 bytes: the engine's own
+    answer, its rows counted, not written again row by row (that cost ~2 % of all look-ups' time at
+    1M triples, where 1 answer in 500 is longer than 10,000 bytes)."""
+    from mlkg import engine
+
+    query = "SELECT ?o WHERE { <role/ml-engineer> a ?o }"
+    expected = pooled.run(query, result_format="json")
+    monkeypatch.setattr(engine, "execute", lambda *_: pytest.fail("the rows were written again"))
+    answers = inline.inline_answers
+    ours = inline.run(query, result_format="json")
+    assert inline.inline_answers == answers + 1
+    assert 0 < len(_bindings(ours.body)) <= 50 and len(ours.body) > 50
+    assert (ours.body, ours.truncated) == (expected.body, expected.truncated)
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -52,3 +52,30 @@ def test_client_counts_are_refused_by_what_was_given() -> None:
     for bad in ("4,x", "0", ""):
         with pytest.raises(argparse.ArgumentTypeError, match="client counts"):
             _counts(bad)
+
+
+def test_the_cold_load_test_starts_from_what_a_build_leaves(tmp_path) -> None:
+    """Dumps and caches gone, the entity index written (as `mlkg build` writes it), so that the
+    first requests after the start do not all wait for an index no build would leave missing."""
+    from mlkg.bench import load_store
+    from mlkg.report import as_after_build
+    from mlkg.search import index_file_name
+    from mlkg.synth import write_synthetic
+
+    data = tmp_path / "synth.nt"
+    write_synthetic(data, triples=2_000)
+    var = tmp_path / "var"
+    store_dir, _, _ = load_store(var, data)
+    stale = var / "exports" / store_dir.name / "export.ttl"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("old")
+    (var / "cache" / store_dir.name).mkdir(parents=True)
+    (var / "cache" / store_dir.name / "void.ttl").write_text("old")
+
+    as_after_build(var, store_dir)
+
+    assert not (var / "exports").exists()
+    written = sorted(  # (and the lock file writers take turns by)
+        p.name for p in (var / "cache" / store_dir.name).iterdir() if not p.name.endswith(".lock")
+    )
+    assert written == [index_file_name("https://w3id.org/mlkg/")]

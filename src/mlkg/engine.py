@@ -133,9 +133,10 @@ def execute_bounded(store: ox.Store, request: Request, pattern: SinglePattern) -
     The engine is asked for at most `request.limit` + 1 rows (a LIMIT on a new line, past any
     comment, when the query has none) and writes them itself. Every row takes at least one byte in
     every results format, so an answer of at most `limit` bytes has at most `limit` rows: it was not
-    cut. A longer one, a LIMIT above the cap, or SELECT * columns the engine orders otherwise, take
-    `execute`, row by row. (Taking rows one by one from the engine lets other threads in between
-    each; under concurrent load that costs more than the query.)
+    cut; a longer one has its rows counted (a second run, written as TSV). One with more than `limit`
+    rows, a LIMIT above the cap, or SELECT * columns the engine orders otherwise, take `execute`,
+    row by row. (Taking rows one by one from the engine lets other threads in between each; under
+    concurrent load that costs more than the query.)
     """
     limit = request.limit
     if request.result_format not in RESULT_FORMATS or (
@@ -154,7 +155,12 @@ def execute_bounded(store: ox.Store, request: Request, pattern: SinglePattern) -
     fmt = request.result_format
     body = result.serialize(format=RESULT_FORMATS[fmt])
     if pattern.limit is None and limit is not None and len(body) > limit:
-        return execute(store, request)  # perhaps more than `limit` rows: count them
+        # perhaps more than `limit` rows: count them, in one more call (TSV has a line per row
+        # after its header: a newline in a value is written `\n`), and write them row by row
+        # only when there are more, to cut them
+        tsv = _query(store, request, text).serialize(format=ox.QueryResultsFormat.TSV)
+        if tsv.count(b"\n") - 1 > limit:
+            return execute(store, request)
     return RunResult(body, _results.MEDIA_TYPES[fmt], "SELECT")
 
 

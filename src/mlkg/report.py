@@ -9,7 +9,8 @@ on 127.0.0.1: a raw Oxigraph server on that store, `mlkg serve` on that store, a
    cache of `mlkg serve` off so that it is not measuring a cache the others do not have;
 2. the load test (`mlkg.loadtest`: the realistic mix of entity pages, canned queries, search,
    SPARQL and dumps from 16 clients) against `mlkg serve` with its default settings, twice: from
-   its start (entity index, dumps and caches not written yet), then again.
+   its start (as `mlkg build` leaves a store: the entity index written, dumps and caches not), then
+   again.
 
 It writes a Markdown report with the tables and an SVG chart (default benchmarks/REPORT.md and
 benchmarks/report.svg). Every figure comes from this run; nothing is carried over.
@@ -32,6 +33,8 @@ from pathlib import Path
 
 from mlkg import bench, filecache, loadtest
 from mlkg._procs import OxigraphServer, descendants, peak_rss_kb, pss_kb
+from mlkg.config import Settings
+from mlkg.search import index_file
 
 JSON = "application/sparql-results+json"
 SERVERS = ("raw Oxigraph", "mlkg", "rdflib-endpoint")
@@ -142,8 +145,7 @@ def run(
             raw.stop()
             if rdflib_process is not None:
                 bench.stop(rdflib_process)
-        for derived in filecache.ROOTS:  # as after a build: derived files written by nobody yet
-            shutil.rmtree(var / derived, ignore_errors=True)
+        as_after_build(var, store_dir)
         production, production_url, start_s = bench.start_mlkg(var, cache_mb=64, processes=2, workers=2, threads=8)
         try:
             site = production_url.rsplit("/sparql", 1)[0]
@@ -285,6 +287,14 @@ def render_chart(rows: list[Row], width: int = 820) -> str:
         out.append(f'<text x="{legend_x + i * 115 + 14}" y="37">{html.escape(server)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def as_after_build(var: Path, store_dir: Path) -> None:
+    """Leave `var` as `mlkg build` leaves it for the store at `store_dir`: no derived files (dumps,
+    caches) but the entity index, which a build writes before the store goes into service."""
+    for derived in filecache.ROOTS:
+        shutil.rmtree(var / derived, ignore_errors=True)
+    index_file(store_dir, var, Settings().base_iri)
 
 
 def _counts(text: str) -> list[int]:
