@@ -399,3 +399,41 @@ def test_a_named_graph_iri_is_served_at_its_own_path(queries_app) -> None:
     assert page.status_code == 303 and page.headers["Location"].endswith("/.well-known/void")
     missing = client.get("/graph/data/no-such-graph", headers={"Accept": "application/json"})
     assert missing.status_code == 404 and "/.well-known/void" in missing.get_json()["detail"]
+
+
+def test_a_page_waiting_too_long_for_the_entity_index_is_a_503_with_retry_after(
+    tmp_path, monkeypatch
+) -> None:
+    """Where no build wrote the entity index (written then by the first request that needs it;
+    ~1 min of one core at 1M triples), requests wait a bounded time and are told to come back, not
+    left hanging past their client's timeout; once it is there, the page is served."""
+    import threading
+
+    from _browse import make_browse_app
+
+    from mlkg.web import entities
+
+    app = make_browse_app(tmp_path / "var")
+    release = threading.Event()
+    real = entities.load_snapshot
+
+    calls = []
+
+    def slow(*args, **kwargs):
+        calls.append(1)
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(entities, "load_snapshot", slow)
+    monkeypatch.setattr(entities, "SNAPSHOT_WAIT", 0.3)
+    client = app.test_client()
+    waited = client.get("/skill/python", headers={"Accept": "application/json"})
+    problem = assert_problem(waited, 503)
+    assert waited.headers["Retry-After"] == "5" and "entity index" in problem["detail"]
+    assert_problem(client.get("/api/search?q=python"), 503)
+    assert len(calls) == 1  # both waited for the one load
+    loading = app.extensions["mlkg"]["snapshot_loading"]
+    release.set()
+    assert loading.done.wait(30)
+    assert client.get("/skill/python").status_code == 200 and len(calls) == 1
+    assert "snapshot_loading" not in app.extensions["mlkg"]

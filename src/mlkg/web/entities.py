@@ -33,7 +33,7 @@ from mlkg.entities import (
     path_to_iri,
     split_suffix,
 )
-from mlkg.errors import NotFoundError
+from mlkg.errors import NotFoundError, StoreError
 from mlkg.formats import OutputFormat, choose, formats_of
 from mlkg.namespaces import MLKG
 from mlkg.snapshot import Snapshot, load_snapshot
@@ -79,26 +79,73 @@ def store_version(found: Backend) -> str:
     return str(store_dir or id(found))
 
 
+#: How long a request waits for the snapshot of a store version it is the first to need (its
+#: entity index is written once per build, by `mlkg build`; where no build wrote it, ~1 min of one
+#: core at 1M triples) before it is answered 503 with Retry-After, well inside a client's timeout.
+SNAPSHOT_WAIT = 15.0
+
+
+class _Loading:
+    """One store version's snapshot, loaded by a thread of its own for every request that waits."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.done = threading.Event()
+        self.snapshot: Snapshot | None = None
+        self.error: BaseException | None = None
+
+    def run(self, state: dict, found: Backend, config: Settings) -> None:
+        try:
+            self.snapshot = load_snapshot(
+                found,
+                version=self.version,
+                base=config.base_iri,
+                sources_dir=config.sources_dir,
+                timeout=config.query_timeout,
+                var_dir=config.var_dir,
+            )
+        except BaseException as exc:  # noqa: BLE001  (raised in each waiting request instead)
+            self.error = exc
+        with _lock:
+            if state.get("snapshot_loading") is self:
+                del state["snapshot_loading"]  # a failure is tried again by the next request
+            if self.snapshot is not None and store_version(state.get("backend") or found) == self.version:
+                state["snapshot"] = self.snapshot
+        self.done.set()
+
+
 def snapshot() -> Snapshot:
-    """Labels, entity index and source documents of the store in service (loaded once per version)."""
+    """Labels, entity index and source documents of the store in service (loaded once per version,
+    in the background: a request waits at most `SNAPSHOT_WAIT` s for it).
+
+    :raises StoreError: (503, Retry-After) when it is still being loaded after that.
+    """
     state = current_app.extensions["mlkg"]
     found = backend()
     version = store_version(found)
     current = state.get("snapshot")
-    if current is None or current.version != version:
-        with _lock:
-            current = state.get("snapshot")
-            if current is None or current.version != version:
-                config = settings()
-                current = state["snapshot"] = load_snapshot(
-                    found,
-                    version=version,
-                    base=config.base_iri,
-                    sources_dir=config.sources_dir,
-                    timeout=config.query_timeout,
-                    var_dir=config.var_dir,
-                )
-    return current
+    if current is not None and current.version == version:
+        return current
+    with _lock:
+        current = state.get("snapshot")
+        if current is not None and current.version == version:
+            return current
+        loading = state.get("snapshot_loading")
+        if loading is None or loading.version != version:
+            loading = state["snapshot_loading"] = _Loading(version)
+            threading.Thread(
+                target=loading.run, args=(state, found, settings()), name="mlkg-snapshot", daemon=True
+            ).start()
+    if not loading.done.wait(SNAPSHOT_WAIT):
+        raise StoreError(
+            f"This store's entity index is still being prepared (waited {SNAPSHOT_WAIT:g} s); it is "
+            "written once per build. Try again shortly.",
+            retry_after=5,
+        )
+    if loading.error is not None:
+        raise loading.error
+    assert loading.snapshot is not None
+    return loading.snapshot
 
 
 def request_iri() -> tuple[str, str]:
