@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from _foundation import real_graphs, require_sources
 from rdflib import RDF, RDFS, BNode, Graph, Literal, URIRef
 from rdflib.namespace import XSD
@@ -215,6 +217,18 @@ def test_locate_counts_characters_not_bytes() -> None:
 )
 def test_normalize_folds_case_accents_quotes_and_space(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_normalize_of_ascii_text_is_the_full_fold(raw: str) -> None:
+    """The ASCII shortcut answers as the full fold (NFKD, combining marks, quotes, white space)."""
+    import re
+    import unicodedata
+
+    full = unicodedata.normalize("NFKD", raw)
+    full = "".join(c for c in full if not unicodedata.combining(c))
+    assert normalize(raw) == re.sub(r"\s+", " ", full).strip().casefold()
 
 
 # ---------------------------------------------------------------- the span check on small texts

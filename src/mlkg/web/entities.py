@@ -79,10 +79,10 @@ def store_version(found: Backend) -> str:
     return str(store_dir or id(found))
 
 
-#: How long a request waits for the snapshot of a store version it is the first to need (its
-#: entity index is written once per build, by `mlkg build`; where no build wrote it, ~1 min of one
-#: core at 1M triples) before it is answered 503 with Retry-After, well inside a client's timeout.
-SNAPSHOT_WAIT = 15.0
+#: How long a request waits for the snapshot of a store version (at 1M triples, ~5 s of one core
+#: to read with the entity index written, as `mlkg build` writes it; where no build wrote it, ~1 min
+#: more) before it is answered 503 with Retry-After, inside a client's usual 30 s timeout.
+SNAPSHOT_WAIT = 25.0
 
 
 class _Loading:
