@@ -106,12 +106,15 @@ class _Loading:
             )
         except BaseException as exc:  # noqa: BLE001  (raised in each waiting request instead)
             self.error = exc
-        with _lock:
-            if state.get("snapshot_loading") is self:
-                del state["snapshot_loading"]  # a failure is tried again by the next request
-            if self.snapshot is not None and store_version(state.get("backend") or found) == self.version:
-                state["snapshot"] = self.snapshot
-        self.done.set()
+        try:
+            with _lock:
+                if state.get("snapshot_loading") is self:
+                    del state["snapshot_loading"]  # a failure is tried again by the next request
+                current = store_version(state.get("backend") or found)
+                if self.snapshot is not None and current == self.version:
+                    state["snapshot"] = self.snapshot
+        finally:
+            self.done.set()  # whatever happened, nobody waits for it any longer
 
 
 def snapshot() -> Snapshot:
@@ -138,8 +141,8 @@ def snapshot() -> Snapshot:
             ).start()
     if not loading.done.wait(SNAPSHOT_WAIT):
         raise StoreError(
-            f"This store's entity index is still being prepared (waited {SNAPSHOT_WAIT:g} s); it is "
-            "written once per build. Try again shortly.",
+            f"The entity index of this store is still being loaded (waited {SNAPSHOT_WAIT:g} s; "
+            "where no build wrote it, it is written first, once). Try again shortly.",
             retry_after=5,
         )
     if loading.error is not None:
