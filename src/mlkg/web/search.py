@@ -85,13 +85,12 @@ def api() -> Response:
     q = _query_arg(required=True)
     limit = _int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = _int_arg("offset", 0, 0, MAX_OFFSET)
-    # one more than asked for: whether there are more past this page
-    hits = snap.index.search(q, limit=offset + limit + 1, types=_types_arg(snap))
+    hits, more, _ = _ranked(snap, q, offset, limit)
     response = jsonify({
         "query": q,
         "offset": offset,
-        "results": [hit_json(snap, h) for h in hits[offset : offset + limit]],
-        "more": len(hits) > offset + limit,
+        "results": [hit_json(snap, h) for h in hits],
+        "more": more,
     })
     response.headers["Cache-Control"] = "public, max-age=60"
     return response
@@ -104,23 +103,28 @@ def page() -> str:
     q = _query_arg(required=False)
     number = _int_arg("page", 1, 1, MAX_OFFSET // PAGE_LIMIT + 1)
     first = (number - 1) * PAGE_LIMIT
-    # one more than the page shows, to tell "50 results" from "50 of more"
-    hits = snap.index.search(q, limit=first + PAGE_LIMIT + 1, types=_types_arg(snap)) if q else []
-    results = [hit_json(snap, h) for h in hits[first : first + PAGE_LIMIT]]
+    hits, more, any_match = _ranked(snap, q, first, PAGE_LIMIT) if q else ([], False, False)
+    results = [hit_json(snap, h) for h in hits]
     suggestions = []
-    if q and not hits:
+    if q and not any_match:
         base = settings().base_iri
         suggestions = [
             {"label": e.label, "path": iri_to_path(e.iri, base)} for e in snap.index.suggest(q)
         ]
-    more = len(hits) > first + PAGE_LIMIT
     return render_template(
         "search/results.html", q=q, results=results, suggestions=suggestions, more=more,
-        first=first, past_end=bool(hits) and not results,
+        first=first, past_end=any_match and not results,
         prev_url=_page_url(q, number - 1) if number > 1 and results else None,
         next_url=_page_url(q, number + 1) if more else None,
         first_url=_page_url(q, 1),
     )
+
+
+def _ranked(snap, q: str, first: int, count: int) -> tuple[list, bool, bool]:
+    """Matches `first` to `first` + `count` of `q` (the type filter applied), whether more come
+    after them, and whether anything matched at all (one more is ranked than the page shows)."""
+    hits = snap.index.search(q, limit=first + count + 1, types=_types_arg(snap))
+    return hits[first : first + count], len(hits) > first + count, bool(hits)
 
 
 def _page_url(q: str, number: int) -> str:
